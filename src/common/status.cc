@@ -1,0 +1,21 @@
+#include "common/status.h"
+#include "absl/strings/string_view.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace coordha {
+
+absl::Status OutcomeUnknownError(absl::string_view what) {
+  return absl::UnknownError(absl::StrCat("outcome unknown: ", what));
+}
+
+bool IsOutcomeUnknown(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnknown;
+}
+
+absl::Status Annotate(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+}
+
+}  // namespace coordha
