@@ -34,6 +34,10 @@ Failure Classify(const grpc::Status& status) {
     case grpc::StatusCode::UNAUTHENTICATED:
       if (absl::StrContains(msg, "invalid auth token")) return Failure::kBadToken;
       return Failure::kDefinite;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      // The token predates a change of users or roles: a fresh one fixes it.
+      if (absl::StrContains(msg, "revision of auth store is old")) return Failure::kBadToken;
+      return Failure::kDefinite;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::UNKNOWN:

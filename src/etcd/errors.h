@@ -15,7 +15,8 @@ enum class Failure {
   // The request was not delivered, or was refused before etcd could apply it (no connection, the
   // member has no leader, too many pending requests). Safe to retry on any endpoint, even a write.
   kNotApplied,
-  // The auth token expired or is unknown to this member: re-authenticate, then retry.
+  // The auth token expired, is unknown to this member (etcd restarted: simple tokens live in
+  // memory) or predates an auth change: re-authenticate, then retry.
   kBadToken,
   // The request may have been applied (timeout, connection lost after sending, leader changed).
   // Reads retry; writes report "outcome unknown".

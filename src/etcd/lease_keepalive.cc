@@ -82,6 +82,17 @@ bool LeaseKeepAlive::AwaitLost(Deadline deadline) const {
   return mu_.AwaitWithTimeout(absl::Condition(&cond), absl::FromChrono(deadline.Remaining()));
 }
 
+bool LeaseKeepAlive::AwaitRenewals(int64_t count, Deadline deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return renewals_ >= count || lost_; };
+  if (deadline.is_set()) {
+    mu_.AwaitWithTimeout(absl::Condition(&done), absl::FromChrono(deadline.Remaining()));
+  } else {
+    mu_.Await(absl::Condition(&done));
+  }
+  return renewals_ >= count;
+}
+
 bool LeaseKeepAlive::WaitUntil(BootTime until) {
   absl::MutexLock lock(&mu_);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };

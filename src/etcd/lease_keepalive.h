@@ -78,6 +78,9 @@ class LeaseKeepAlive {
   absl::Status loss_reason() const;  // OK while not lost
   // Blocks until the lease is lost or `deadline` passes. True if lost.
   bool AwaitLost(Deadline deadline) const;
+  // Blocks until at least `count` renewals were acknowledged, the lease is lost, or `deadline`
+  // passes. True if the count was reached.
+  bool AwaitRenewals(int64_t count, Deadline deadline) const;
   int64_t renewals() const;         // acknowledged renewals so far
   int64_t failed_attempts() const;  // renewal attempts that failed (and were retried)
 

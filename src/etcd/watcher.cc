@@ -212,7 +212,8 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
                                                   finish.error_message()));
   }
   if (internal::Classify(finish) == internal::Failure::kBadToken ||
-      absl::StrContains(why.message(), "invalid auth token")) {
+      absl::StrContains(why.message(), "invalid auth token") ||
+      absl::StrContains(why.message(), "revision of auth store is old")) {
     (void)transport.RefreshToken(token, Deadline::In(transport.options().request_timeout));
   }
   transport.AvoidEndpoint(ep);
