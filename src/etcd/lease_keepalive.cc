@@ -42,9 +42,10 @@ LeaseKeepAlive::~LeaseKeepAlive() { Stop(); }
 
 void LeaseKeepAlive::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
+  changed_.SignalAll();
   if (thread_.joinable()) {
     thread_.request_stop();
     thread_.join();
@@ -52,63 +53,68 @@ void LeaseKeepAlive::Stop() {
 }
 
 LeaseKeepAlive::Renewal LeaseKeepAlive::last_renewal() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return last_;
 }
 bool LeaseKeepAlive::lost() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return lost_;
 }
 absl::Status LeaseKeepAlive::loss_reason() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return loss_reason_;
 }
 int64_t LeaseKeepAlive::renewals() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return renewals_;
 }
 int64_t LeaseKeepAlive::failed_attempts() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return failed_attempts_;
 }
 
 bool LeaseKeepAlive::AwaitLost(Deadline deadline) const {
-  absl::MutexLock lock(&mu_);
-  auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return lost_; };
-  if (!deadline.is_set()) {
-    mu_.Await(absl::Condition(&cond));
-    return true;
-  }
-  return mu_.AwaitWithTimeout(absl::Condition(&cond), absl::FromChrono(deadline.Remaining()));
+  MutexLock lock(&mu_);
+  return changed_.Await(
+      &mu_,
+      [this] {
+        mu_.AssertHeld();
+        return lost_;
+      },
+      deadline);
 }
 
 bool LeaseKeepAlive::AwaitRenewals(int64_t count, Deadline deadline) const {
-  absl::MutexLock lock(&mu_);
-  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return renewals_ >= count || lost_; };
-  if (deadline.is_set()) {
-    mu_.AwaitWithTimeout(absl::Condition(&done), absl::FromChrono(deadline.Remaining()));
-  } else {
-    mu_.Await(absl::Condition(&done));
-  }
+  MutexLock lock(&mu_);
+  changed_.Await(
+      &mu_,
+      [&] {
+        mu_.AssertHeld();
+        return renewals_ >= count || lost_;
+      },
+      deadline);
   return renewals_ >= count;
 }
 
 bool LeaseKeepAlive::WaitUntil(BootTime until) {
-  absl::MutexLock lock(&mu_);
-  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  Duration left = until - BootClock::now();
-  if (left > Duration::zero()) {
-    mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::FromChrono(left));
-  }
+  MutexLock lock(&mu_);
+  changed_.Await(
+      &mu_,
+      [this] {
+        mu_.AssertHeld();
+        return stopping_;
+      },
+      Deadline::At(until));
   return stopping_;
 }
 
 void LeaseKeepAlive::MarkLost(absl::Status reason) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     lost_ = true;
     loss_reason_ = reason;
   }
+  changed_.SignalAll();
   if (callbacks_.on_lost) callbacks_.on_lost(reason);
 }
 
@@ -136,10 +142,11 @@ void LeaseKeepAlive::Run(std::stop_token stop) {
     if (ttl.ok()) {
       Renewal renewal{sent_at, *ttl};
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         last_ = renewal;
         ++renewals_;
       }
+      changed_.SignalAll();
       if (callbacks_.on_renewed) callbacks_.on_renewed(renewal);
       backoff = milliseconds(20);
       next = sent_at + options_.interval;
@@ -149,7 +156,7 @@ void LeaseKeepAlive::Run(std::stop_token stop) {
     // never later than the deadline check above needs.
     last_error = ttl.status();
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       ++failed_attempts_;
     }
     next = std::min(BootClock::now() + backoff, expires_at);

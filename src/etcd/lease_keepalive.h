@@ -26,8 +26,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "etcd/client.h"
 
 namespace coordha::etcd {
@@ -97,7 +97,8 @@ class LeaseKeepAlive {
   const Options options_;
   const Callbacks callbacks_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
+  mutable CondVar changed_;  // signalled when stopping_, lost_ or renewals_ change
   Renewal last_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;

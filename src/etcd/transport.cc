@@ -158,7 +158,7 @@ std::string Transport::EndpointList() const {
 ClientStats Transport::stats() const {
   ClientStats s;
   s.endpoint_switches = endpoint_switches_.load();
-  absl::MutexLock lock(&auth_mu_);
+  MutexLock lock(&auth_mu_);
   s.authentications = authentications_;
   return s;
 }
@@ -210,7 +210,7 @@ std::string Transport::PrepareContext(grpc::ClientContext& context, Deadline dea
   if (options_.require_leader) context.AddMetadata("hasleader", "true");
   std::string token;
   if (!options_.username.empty()) {
-    absl::MutexLock lock(&auth_mu_);
+    MutexLock lock(&auth_mu_);
     token = token_;
   }
   if (!token.empty()) context.AddMetadata("token", token);
@@ -256,7 +256,7 @@ absl::Status Transport::Authenticate(Deadline deadline) {
 
 absl::Status Transport::RefreshToken(const std::string& token_used, Deadline deadline) {
   if (options_.username.empty()) return absl::OkStatus();
-  absl::MutexLock lock(&auth_mu_);
+  MutexLock lock(&auth_mu_);
   if (!token_.empty() && token_ != token_used) return absl::OkStatus();  // someone else did it
   return Authenticate(deadline.OrIn(options_.request_timeout));
 }

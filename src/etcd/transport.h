@@ -14,8 +14,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "etcd/client.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 
@@ -86,7 +86,7 @@ class Transport {
   std::atomic<size_t> preferred_{0};  // index of the endpoint that answered last
   std::atomic<int64_t> endpoint_switches_{0};
 
-  mutable absl::Mutex auth_mu_;
+  mutable Mutex auth_mu_;
   std::string token_ ABSL_GUARDED_BY(auth_mu_);
   int64_t authentications_ ABSL_GUARDED_BY(auth_mu_) = 0;
 };

@@ -45,10 +45,11 @@ Watcher::~Watcher() { Stop(); }
 
 void Watcher::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     if (context_ != nullptr) context_->TryCancel();
   }
+  changed_.SignalAll();
   for (std::jthread* t : {&reader_, &monitor_}) {
     if (t->joinable()) {
       t->request_stop();
@@ -58,13 +59,14 @@ void Watcher::Stop() {
 }
 
 absl::StatusOr<int64_t> Watcher::AwaitCreated(Deadline deadline) const {
-  absl::MutexLock lock(&mu_);
-  auto created = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return created_after_.has_value(); };
-  if (deadline.is_set()) {
-    mu_.AwaitWithTimeout(absl::Condition(&created), absl::FromChrono(deadline.Remaining()));
-  } else {
-    mu_.Await(absl::Condition(&created));
-  }
+  MutexLock lock(&mu_);
+  changed_.Await(
+      &mu_,
+      [this] {
+        mu_.AssertHeld();
+        return created_after_.has_value();
+      },
+      deadline);
   if (!created_after_) {
     return absl::DeadlineExceededError(absl::StrCat("watch on '", key_, "' not created in time"));
   }
@@ -72,22 +74,27 @@ absl::StatusOr<int64_t> Watcher::AwaitCreated(Deadline deadline) const {
 }
 
 int64_t Watcher::next_revision() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return next_revision_;
 }
 int64_t Watcher::restarts() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return restarts_;
 }
 bool Watcher::compacted() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return compacted_;
 }
 
 bool Watcher::SleepFor(Duration d) {
-  absl::MutexLock lock(&mu_);
-  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::FromChrono(d));
+  MutexLock lock(&mu_);
+  changed_.Await(
+      &mu_,
+      [this] {
+        mu_.AssertHeld();
+        return stopping_;
+      },
+      Deadline::In(d));
   return stopping_;
 }
 
@@ -99,7 +106,7 @@ void Watcher::ReadLoop(std::stop_token stop) {
     absl::Status why = RunStream(&ended, &was_live);
     if (ended) return;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stopping_) return;
       ++restarts_;
     }
@@ -121,7 +128,7 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
   std::string token = transport.PrepareContext(ctx, Deadline());
   etcdserverpb::WatchRequest create;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) {
       *ended = true;
       return absl::CancelledError("stopping");
@@ -147,7 +154,7 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
   absl::Status why;
   if (stream->Write(create)) {
     {
-      absl::MutexLock lock(&write_mu_);
+      MutexLock lock(&write_mu_);
       request_progress_ = [&stream]() {
         etcdserverpb::WatchRequest progress;
         progress.mutable_progress_request();
@@ -158,7 +165,7 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
     while (stream->Read(&resp)) {
       std::vector<WatchEvent> events;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         last_activity_ = BootClock::now();
         progress_asked_at_.reset();
         if (resp.compact_revision() != 0) {
@@ -173,6 +180,7 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
             // Start 0 means "after the revision current at creation".
             if (next_revision_ == 0) next_revision_ = resp.header().revision() + 1;
             created_after_ = next_revision_ - 1;
+            changed_.SignalAll();
           }
           continue;
         } else {
@@ -193,13 +201,13 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
     }
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     context_ = nullptr;
     if (stopping_) *ended = true;
   }
   ctx.TryCancel();  // unblocks a progress Write in flight, and lets Finish return
   {
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     request_progress_ = nullptr;
   }
   grpc::Status finish = stream->Finish();
@@ -227,7 +235,7 @@ void Watcher::MonitorLoop(std::stop_token stop) {
     if (SleepFor(tick)) return;
     int64_t generation = 0;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (context_ == nullptr) continue;
       BootTime now = BootClock::now();
       if (progress_asked_at_) {
@@ -241,10 +249,10 @@ void Watcher::MonitorLoop(std::stop_token stop) {
     }
     bool written = false;
     {
-      absl::MutexLock lock(&write_mu_);
+      MutexLock lock(&write_mu_);
       if (request_progress_) written = request_progress_();
     }
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (written && stream_generation_ == generation && context_ != nullptr) {
       progress_asked_at_ = BootClock::now();
     }

@@ -31,8 +31,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "etcd/client.h"
 
 namespace grpc {
@@ -107,7 +107,8 @@ class Watcher {
   const WatchOptions options_;
   const Callbacks callbacks_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
+  mutable CondVar changed_;  // signalled when stopping_ or created_after_ change
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_revision_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<int64_t> created_after_ ABSL_GUARDED_BY(mu_);
@@ -124,7 +125,7 @@ class Watcher {
   // Writes a progress request on the open stream; set while one is open. Its own mutex, never held
   // with mu_: a blocked Write must not stall the reader, and cancelling the stream (under mu_)
   // unblocks it. gRPC allows one writer at a time alongside the reader.
-  absl::Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::function<bool()> request_progress_ ABSL_GUARDED_BY(write_mu_);
 
   std::jthread reader_;  // started last, joined first

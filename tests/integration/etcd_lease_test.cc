@@ -96,12 +96,12 @@ TEST_F(EtcdLeaseTest, RevokedLeaseIsReportedLostOnceAsNotFound) {
   auto lease = client_->LeaseGrant(10);
   ASSERT_TRUE(lease.ok());
   std::atomic<int> lost_calls{0};
-  absl::Mutex mu;
+  Mutex mu;
   absl::Status reason;
   auto keeper = LeaseKeepAlive::Start(client_.get(), *lease, {.interval = milliseconds(50)},
                                       {.on_lost = [&](const absl::Status& s) {
                                         lost_calls.fetch_add(1);
-                                        absl::MutexLock lock(&mu);
+                                        MutexLock lock(&mu);
                                         reason = s;
                                       }});
   ASSERT_TRUE(AwaitRenewals(*keeper, 0));
@@ -109,7 +109,7 @@ TEST_F(EtcdLeaseTest, RevokedLeaseIsReportedLostOnceAsNotFound) {
   ASSERT_TRUE(keeper->AwaitLost(TestDeadline()));
   keeper->Stop();
   EXPECT_EQ(lost_calls.load(), 1);
-  absl::MutexLock lock(&mu);
+  MutexLock lock(&mu);
   EXPECT_EQ(reason.code(), absl::StatusCode::kNotFound) << reason;
   EXPECT_EQ(keeper->loss_reason(), reason);
 }

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "etcd/client.h"
 #include "etcd/watcher.h"
 #include "support/etcd_cluster.h"
@@ -47,22 +47,30 @@ inline absl::Status CreateOnce(etcd::Client& client, const std::string& key, Dea
 class EventLog {
  public:
   void Add(const std::vector<etcd::WatchEvent>& events) {
-    absl::MutexLock lock(&mu_);
-    for (const auto& e : events) events_.push_back(e);
+    {
+      MutexLock lock(&mu_);
+      for (const auto& e : events) events_.push_back(e);
+    }
+    added_.SignalAll();
   }
   // True once `n` events arrived before `deadline`.
   bool AwaitCount(size_t n, Deadline deadline) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return events_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::FromChrono(deadline.Remaining()));
+    MutexLock lock(&mu_);
+    return added_.Await(
+        &mu_,
+        [&] {
+          mu_.AssertHeld();
+          return events_.size() >= n;
+        },
+        deadline);
   }
   std::vector<etcd::WatchEvent> Events() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return events_;
   }
   // How often each key was seen in a put event.
   std::map<std::string, int> PutCounts() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::map<std::string, int> counts;
     for (const auto& e : events_) {
       if (e.type == etcd::WatchEvent::Type::kPut) ++counts[e.kv.key];
@@ -71,7 +79,8 @@ class EventLog {
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
+  CondVar added_;
   std::vector<etcd::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 

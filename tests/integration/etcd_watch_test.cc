@@ -174,21 +174,22 @@ TEST(EtcdWatch, CompactedStartRevisionIsReportedAndEndsTheWatch) {
   ASSERT_TRUE(last.ok());
   ASSERT_TRUE((*client)->Compact(last->revision).ok());
 
-  absl::Mutex mu;
+  Mutex mu;
+  CondVar compacted;
   std::optional<int64_t> compacted_at;
   EventLog log;
   auto w = Watcher::Start(client->get(), "w/", {.prefix = true, .start_revision = first->revision},
                           {.on_events = [&](const auto& ev) { log.Add(ev); },
                            .on_compacted =
                                [&](int64_t rev) {
-                                 absl::MutexLock lock(&mu);
+                                 MutexLock lock(&mu);
                                  compacted_at = rev;
+                                 compacted.SignalAll();
                                }});
   {
-    absl::MutexLock lock(&mu);
-    auto seen = [&] { return compacted_at.has_value(); };
-    ASSERT_TRUE(
-        mu.AwaitWithTimeout(absl::Condition(&seen), absl::FromChrono(TestDeadline().Remaining())));
+    MutexLock lock(&mu);
+    ASSERT_TRUE(compacted.Await(
+        &mu, [&] { return compacted_at.has_value(); }, TestDeadline()));
     EXPECT_EQ(*compacted_at, last->revision);
   }
   EXPECT_TRUE(w->compacted());

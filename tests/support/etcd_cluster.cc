@@ -158,7 +158,7 @@ int EphemeralPortsStart() {
 }
 
 struct PortRegistry {
-  absl::Mutex mu;
+  Mutex mu;
   std::set<int> handed_out ABSL_GUARDED_BY(mu);
   std::mt19937 random ABSL_GUARDED_BY(mu){std::random_device{}()};
 };
@@ -172,7 +172,7 @@ PortRegistry& Ports() {
 
 int FreeLoopbackPort() {
   PortRegistry& ports = Ports();
-  absl::MutexLock lock(&ports.mu);
+  MutexLock lock(&ports.mu);
   // Prefer ports the kernel never picks for outgoing connections: a member restarted long after it
   // was planned gets its old port back only if no connection has taken it as its local port. The
   // floor keeps clear of well-known service ports.
@@ -206,7 +206,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const EtcdCluste
   if (options.tls) COORDHA_RETURN_IF_ERROR(cluster->MakeCertificates());
   COORDHA_RETURN_IF_ERROR(cluster->PlanMembers());
   {
-    absl::MutexLock lock(&cluster->mu_);
+    MutexLock lock(&cluster->mu_);
     cluster->processes_.resize(cluster->members_.size());
     // All members first: in a multi-member cluster none is healthy before a quorum runs.
     for (int i = 0; i < cluster->size(); ++i) COORDHA_RETURN_IF_ERROR(cluster->SpawnMember(i));
@@ -221,7 +221,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const EtcdCluste
 
 EtcdCluster::~EtcdCluster() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (MemberProcess& slot : processes_) {
       if (slot.process != nullptr) slot.process->Signal(SIGKILL).IgnoreError();
     }
@@ -516,7 +516,7 @@ absl::StatusOr<Subprocess*> EtcdCluster::RunningProcess(int member) {
 
 pid_t EtcdCluster::pid(int member) const {
   if (!CheckMember(member).ok()) return 0;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Subprocess* process = processes_[static_cast<size_t>(member)].process.get();
   return process != nullptr && process->Running() ? process->pid() : 0;
 }
@@ -525,7 +525,7 @@ bool EtcdCluster::running(int member) const { return pid(member) != 0; }
 
 absl::Status EtcdCluster::Stop(int member) {
   COORDHA_RETURN_IF_ERROR(CheckMember(member));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   MemberProcess& slot = processes_[static_cast<size_t>(member)];
   COORDHA_ASSIGN_OR_RETURN(Subprocess * process, RunningProcess(member));
   COORDHA_RETURN_IF_ERROR(process->Signal(SIGTERM));
@@ -543,7 +543,7 @@ absl::Status EtcdCluster::Stop(int member) {
 
 absl::Status EtcdCluster::Kill(int member) {
   COORDHA_RETURN_IF_ERROR(CheckMember(member));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   COORDHA_ASSIGN_OR_RETURN(Subprocess * process, RunningProcess(member));
   COORDHA_RETURN_IF_ERROR(process->Signal(SIGKILL));
   if (!process->WaitForExit(Deadline::In(kExitTimeout)).ok()) {
@@ -556,7 +556,7 @@ absl::Status EtcdCluster::Kill(int member) {
 
 absl::Status EtcdCluster::Pause(int member) {
   COORDHA_RETURN_IF_ERROR(CheckMember(member));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   MemberProcess& slot = processes_[static_cast<size_t>(member)];
   COORDHA_ASSIGN_OR_RETURN(Subprocess * process, RunningProcess(member));
   if (slot.paused) return absl::OkStatus();
@@ -571,7 +571,7 @@ absl::Status EtcdCluster::Pause(int member) {
 
 absl::Status EtcdCluster::Resume(int member) {
   COORDHA_RETURN_IF_ERROR(CheckMember(member));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   COORDHA_ASSIGN_OR_RETURN(Subprocess * process, RunningProcess(member));
   // SIGCONT resumes the process when it is sent, not when it is delivered.
   COORDHA_RETURN_IF_ERROR(process->Signal(SIGCONT));
@@ -581,7 +581,7 @@ absl::Status EtcdCluster::Resume(int member) {
 
 absl::Status EtcdCluster::Restart(int member) {
   COORDHA_RETURN_IF_ERROR(CheckMember(member));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   MemberProcess& slot = processes_[static_cast<size_t>(member)];
   if (slot.process != nullptr && slot.process->Running()) {
     return absl::FailedPreconditionError(absl::StrCat("etcd member ", member, " is running (pid ",

@@ -30,8 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "support/subprocess.h"
 
 namespace coordha::testing {
@@ -192,7 +192,7 @@ class EtcdCluster {
   std::vector<MemberConfig> members_;
   bool auth_enabled_ = false;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<MemberProcess> processes_ ABSL_GUARDED_BY(mu_);  // one per member
 };
 
