@@ -1,0 +1,39 @@
+// Where the HA layer keeps things in etcd (DESIGN.md §3). Milvus-compatible: Milvus tooling reads
+// the same session keys.
+//
+//   <root>/<meta>/session/id                   next server ID (decimal), no lease
+//   <root>/<meta>/session/<role>-<serverID>    a process's session JSON, its lease
+//   <root>/<meta>/session/<role>               the active coordinator's session JSON, same lease;
+//                                              its CreateRevision is the epoch
+//   <root>/<meta>/coordha/resigned/<role>      the epoch that ended by a clean resign (L1)
+#ifndef COORDHA_SESSION_KEYS_H_
+#define COORDHA_SESSION_KEYS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace coordha::session {
+
+class Keys {
+ public:
+  // `meta_root` is "<etcd.rootPath>/<etcd.metaSubPath>", e.g. "by-dev/meta".
+  explicit Keys(std::string meta_root) : meta_root_(std::move(meta_root)) {}
+
+  const std::string& meta_root() const { return meta_root_; }
+  std::string SessionPrefix() const { return meta_root_ + "/session/"; }
+  std::string ServerIdKey() const { return SessionPrefix() + "id"; }
+  std::string SessionKey(const std::string& role, int64_t server_id) const {
+    return SessionPrefix() + role + "-" + std::to_string(server_id);
+  }
+  std::string ActiveKey(const std::string& role) const { return SessionPrefix() + role; }
+  std::string ResignedKey(const std::string& role) const {
+    return meta_root_ + "/coordha/resigned/" + role;
+  }
+
+ private:
+  std::string meta_root_;
+};
+
+}  // namespace coordha::session
+
+#endif  // COORDHA_SESSION_KEYS_H_
