@@ -1,0 +1,78 @@
+// coordha: coordinator high availability over etcd. See README.md and docs/.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+#include "common/version.h"
+#include "config/config.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+std::string SelfBinary(const char* argv0) {
+  char buf[4096] = {};
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string(argv0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"coordha: high availability for distributed database coordinators"};
+  app.set_version_flag("--version", coordha::kVersion);
+  app.require_subcommand(1);
+  std::string config_file;
+  std::vector<std::string> sets;
+  auto add_config_flags = [&](CLI::App* sub) {
+    sub->add_option("-c,--config", config_file, "YAML config file (Milvus key names)");
+    sub->add_option("--set", sets, "override one key: --set etcd.endpoints=host:2379")
+        ->type_name("KEY=VALUE");
+  };
+
+  std::string role;
+  CLI::App* run = app.add_subcommand("run", "run one process of a role");
+  run->add_option("role", role, "rootcoord, datacoord, querycoord or indexcoord")->required();
+  add_config_flags(run);
+
+  coordha::cli::StatusOptions status_options;
+  CLI::App* status = app.add_subcommand("status", "show every session and each role's active");
+  status->add_flag("--json", status_options.json, "print one JSON object");
+  status->add_flag("--watch", status_options.watch, "redraw every second until Ctrl-C");
+  add_config_flags(status);
+
+  coordha::cli::UpOptions up_options;
+  CLI::App* up = app.add_subcommand(
+      "up", "run a local HA cluster: etcd, two replicas of each coordinator, a live status table");
+  up->add_option("--dir", up_options.dir,
+                 "directory for etcd data and logs (default ./coordha-up)");
+  add_config_flags(up);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "coordha: %s (see coordha %s--help)\n", e.what(),
+                 app.get_subcommands().empty()
+                     ? ""
+                     : (app.get_subcommands().front()->get_name() + " ").c_str());
+    return kExitUsage;
+  }
+
+  auto config = coordha::config::Load(coordha::config::LoadInputs{
+      .file = config_file, .env = coordha::config::ProcessEnvironment(), .sets = sets});
+  if (!config.ok()) {
+    std::fprintf(stderr, "coordha: %s\n", std::string(config.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (run->parsed()) return coordha::cli::RunCommand(*config, role);
+  if (status->parsed()) return coordha::cli::StatusCommand(*config, status_options);
+  up_options.config_file = config_file;
+  up_options.sets = sets;
+  up_options.self_binary = SelfBinary(argv[0]);
+  return coordha::cli::UpCommand(*config, up_options);
+}

@@ -1,0 +1,327 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/version.h"
+#include "coordinator/component_service.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/gate.h"
+#include "etcd/client.h"
+#include "fmt/ranges.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "nlohmann/json.hpp"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "session/replica.h"
+
+namespace coordha::server {
+namespace {
+
+using config::Role;
+
+// The first non-loopback IPv4 address of an interface that is up, else 127.0.0.1: the address
+// published in the session when `<role>.address` is not set.
+std::string DefaultAdvertiseHost() {
+  std::string found = "127.0.0.1";
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return found;
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+    if ((it->ifa_flags & IFF_UP) == 0 || (it->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    char buf[INET_ADDRSTRLEN] = {};
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
+    if (inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)) != nullptr) {
+      found = buf;
+      break;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+std::string HostPort(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+void Fail(const std::string& line) { std::fprintf(stderr, "coordha: %s\n", line.c_str()); }
+
+void SetUpLogging(const std::string& level) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %v");
+  if (level == "panic" || level == "fatal") {
+    spdlog::set_level(spdlog::level::critical);
+  } else {
+    spdlog::set_level(spdlog::level::from_str(level));
+  }
+}
+
+// Gauges read from the replica at each scrape (DESIGN.md §9).
+class ReplicaMetrics {
+ public:
+  ReplicaMetrics(prometheus::Registry& registry, const std::string& role,
+                 const session::Replica* replica)
+      : replica_(replica),
+        active_(prometheus::BuildGauge()
+                    .Name("coordha_role_active")
+                    .Help("1 while this process is the serving active of its role")
+                    .Register(registry)
+                    .Add({{"role", role}})),
+        epoch_(prometheus::BuildGauge()
+                   .Name("coordha_epoch")
+                   .Help("The epoch this process serves as active; 0 when standby")
+                   .Register(registry)
+                   .Add({{"role", role}})),
+        grant_(prometheus::BuildGauge()
+                   .Name("coordha_serve_grant_remaining_seconds")
+                   .Help("Time left of the serve grant (S2)")
+                   .Register(registry)
+                   .Add({{"role", role}})),
+        lease_(prometheus::BuildGauge()
+                   .Name("coordha_lease_remaining_seconds")
+                   .Help("Time left of the lease as this process knows it")
+                   .Register(registry)
+                   .Add({{"role", role}})),
+        failovers_(prometheus::BuildGauge()
+                       .Name("coordha_activations")
+                       .Help("Times this process became active")
+                       .Register(registry)
+                       .Add({{"role", role}})) {}
+
+  void Refresh() {
+    const session::ReplicaStatus status = replica_->status();
+    const bool serving = replica_->Serving();
+    active_.Set(serving ? 1 : 0);
+    epoch_.Set(serving ? static_cast<double>(status.epoch) : 0);
+    grant_.Set(std::chrono::duration<double>(replica_->ServeGrantRemaining()).count());
+    lease_.Set(std::chrono::duration<double>(replica_->LeaseRemaining()).count());
+    failovers_.Set(static_cast<double>(status.failovers_won));
+  }
+
+ private:
+  const session::Replica* const replica_;
+  prometheus::Gauge& active_;
+  prometheus::Gauge& epoch_;
+  prometheus::Gauge& grant_;
+  prometheus::Gauge& lease_;
+  prometheus::Gauge& failovers_;
+};
+
+std::map<std::string, http::Handler> Routes(const std::string& role, const std::string& address,
+                                            const std::string& metrics_address,
+                                            const session::Replica* replica,
+                                            const coordinator::Gate* gate,
+                                            prometheus::Registry* registry,
+                                            ReplicaMetrics* metrics) {
+  std::map<std::string, http::Handler> routes;
+  routes["/healthz"] = [] { return http::Response{.body = "ok\n"}; };
+  routes["/readyz"] = [replica, gate] {
+    // Ready for its role: a serving active or a registered standby (rollouts count standbys).
+    const session::ReplicaState state = replica->status().state;
+    const bool ready = gate->Serving() || state == session::ReplicaState::kStandby;
+    return http::Response{.status = ready ? 200 : 503,
+                          .body = absl::StrCat(session::ReplicaStateName(state), "\n")};
+  };
+  routes["/active"] = [gate] {
+    const bool serving = gate->Serving();
+    return http::Response{.status = serving ? 200 : 503,
+                          .body = serving ? "active\n" : "not active\n"};
+  };
+  routes["/status"] = [=] {
+    const session::ReplicaStatus status = replica->status();
+    const bool serving = gate->Serving();
+    nlohmann::json j = {
+        {"role", role},
+        {"serverId", status.server_id},
+        {"address", address},
+        {"metricsAddress", metrics_address},
+        {"state", serving ? "Healthy" : session::ReplicaStateName(status.state)},
+        {"active", serving},
+        {"epoch", serving ? status.epoch : 0},
+        {"activeServerId", status.active_server_id},
+        {"activeAddress", status.active_address},
+        {"activeEpoch", status.active_epoch},
+        {"leaseId", status.lease_id},
+        {"serveGrantLeftSeconds",
+         std::chrono::duration<double>(replica->ServeGrantRemaining()).count()},
+        {"leaseLeftSeconds", std::chrono::duration<double>(replica->LeaseRemaining()).count()},
+        {"pid", static_cast<int64_t>(getpid())},
+        {"version", kVersion},
+    };
+    return http::Response{.content_type = "application/json", .body = j.dump() + "\n"};
+  };
+  routes["/metrics"] = [registry, metrics] {
+    metrics->Refresh();
+    return http::Response{.content_type = http::kMetricsContentType,
+                          .body = http::RenderMetrics(*registry)};
+  };
+  return routes;
+}
+
+prometheus::Registry& registry_for_process() {
+  static prometheus::Registry* registry = new prometheus::Registry();
+  return *registry;
+}
+
+}  // namespace
+
+// What the HTTP routes read. Published once the replica exists; until then /readyz and /active
+// answer 503.
+struct RouteContext {
+  std::map<std::string, http::Handler> routes;
+};
+
+int Run(const config::Config& config, Role role) {
+  // Signals are taken by sigtimedwait below; block them before any thread starts so every thread
+  // inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SetUpLogging(config.log_level);
+
+  const std::string role_name = config::RoleName(role);
+  const std::string prefix = config::RoleKeyPrefix(role);
+  const config::RoleConfig& role_config = config.role(role);
+
+  // S6: no I/O here; the replica keeps trying every endpoint until etcd answers.
+  auto client = etcd::Client::Create(config.etcd.ToClientOptions());
+  if (!client.ok()) {
+    Fail(absl::StrCat("etcd: ", client.status().message()));
+    return kExitUsage;
+  }
+
+  const std::string advertise_host =
+      role_config.address.empty() ? DefaultAdvertiseHost() : role_config.address;
+  const std::string address = HostPort(advertise_host, role_config.port);
+  const std::string listen_address =
+      HostPort(role_config.address.empty() ? "0.0.0.0" : role_config.address, role_config.port);
+
+  // HTTP first: its port goes into the session record.
+  std::atomic<const RouteContext*> route_context{nullptr};
+  std::map<std::string, http::Handler> routes;
+  for (const char* path : {"/healthz", "/readyz", "/active", "/status", "/metrics"}) {
+    routes[path] = [&route_context, path = std::string(path)]() -> http::Response {
+      const RouteContext* context = route_context.load(std::memory_order_acquire);
+      if (context == nullptr) {
+        if (path == "/healthz") return http::Response{.body = "ok\n"};
+        return http::Response{.status = 503, .body = "starting\n"};
+      }
+      return context->routes.at(path)();
+    };
+  }
+  auto http_server =
+      http::Server::Start(http::ServerOptions{.port = config.metrics.port,
+                                              .port_is_default = !config.metrics.port_explicit},
+                          std::move(routes));
+  if (!http_server.ok()) {
+    Fail(absl::StrCat(role_name, ": ", http_server.status().message()));
+    return kExitRuntimeError;
+  }
+  const std::string metrics_address = HostPort(advertise_host, (*http_server)->port());
+  if ((*http_server)->fell_back()) {
+    spdlog::info("{}: metrics port {} is taken; serving /metrics on {} instead", role_name,
+                 config.metrics.port, metrics_address);
+  }
+
+  std::unique_ptr<coordinator::Coordinator> coordinator = coordinator::CreateCoordinator(role_name);
+  session::ReplicaOptions options;
+  options.role = role_name;
+  options.active_standby_key = prefix + ".enableActiveStandby";
+  options.keys = session::Keys(config.etcd.MetaRoot());
+  options.info.address = address;
+  options.info.metrics_address = metrics_address;
+  options.info.version = kVersion;
+  options.info.priority = role_config.priority;
+  options.active_standby = role_config.enable_active_standby;
+  options.session.ttl_seconds = config.session.ttl_seconds;
+  options.session.serve_grant = config.session.serve_grant;
+  options.request_timeout = config.etcd.request_timeout;
+  std::unique_ptr<session::Replica> replica =
+      session::Replica::Create(client->get(), std::move(options), coordinator.get());
+  coordinator::Gate gate(replica.get());
+  coordinator->Bind(&gate);
+  coordinator::ComponentService component(role_name, address, &gate, replica.get());
+
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(listen_address, grpc::InsecureServerCredentials(), &bound_port);
+  // L2: no SO_REUSEPORT, so a second process cannot bind the active's port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(&component);
+  for (grpc::Service* service : coordinator->Services()) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (grpc_server == nullptr || bound_port == 0) {
+    Fail(absl::StrCat(role_name, ": cannot listen on ", listen_address,
+                      " (is the port taken?); set ", prefix, ".port to a free port"));
+    return kExitRuntimeError;
+  }
+
+  ReplicaMetrics metrics(registry_for_process(), role_name, replica.get());
+  RouteContext context{Routes(role_name, address, metrics_address, replica.get(), &gate,
+                              &registry_for_process(), &metrics)};
+  route_context.store(&context, std::memory_order_release);
+
+  spdlog::info("{}: coordha {} listening on {} (advertised {}), metrics on {}, etcd {}", role_name,
+               kVersion, listen_address, address, metrics_address,
+               fmt::join(config.etcd.endpoints, ","));
+  replica->Start();
+
+  // Wait for a signal, or for exclusive mode to refuse.
+  int exit_code = kExitOk;
+  while (true) {
+    timespec tick{0, 100'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{}: {} received: stopping gracefully (send it again to force exit)", role_name,
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    const session::ReplicaStatus status = replica->status();
+    if (status.state == session::ReplicaState::kStopped) {
+      absl::Status refusal = replica->refusal();
+      if (!refusal.ok()) {
+        Fail(std::string(refusal.message()));
+        exit_code = kExitRuntimeError;
+      }
+      break;
+    }
+  }
+
+  // L1: answer Stopping (listener still open), resign + revoke, then close the listeners. A
+  // second signal during this forces exit.
+  std::jthread force_exit([&signals, role_name](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      timespec tick{0, 50'000'000};
+      const int sig = sigtimedwait(&signals, nullptr, &tick);
+      if (sig == SIGTERM || sig == SIGINT) {
+        std::fprintf(stderr, "coordha: %s: second signal: exiting now\n", role_name.c_str());
+        std::_Exit(kExitRuntimeError);
+      }
+    }
+  });
+  replica->BeginStop();
+  replica->Stop(Deadline::In(std::chrono::seconds(3)));
+  grpc_server->Shutdown(WallDeadlineIn(std::chrono::seconds(1)));
+  route_context.store(nullptr, std::memory_order_release);
+  (*http_server)->Stop();
+  force_exit.request_stop();
+  force_exit.join();
+  if (exit_code == kExitOk) spdlog::info("{}: stopped", role_name);
+  return exit_code;
+}
+
+}  // namespace coordha::server
