@@ -1,14 +1,19 @@
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -55,6 +60,46 @@ std::string DefaultAdvertiseHost() {
 std::string HostPort(const std::string& host, int port) {
   if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
   return absl::StrCat(host, ":", port);
+}
+
+// gRPC's own log lines (multi-line status dumps) go to our log at debug level: every failure that
+// matters to an operator is reported by us, once, in words.
+void GrpcLogToSpdlog(gpr_log_func_args* args) {
+  spdlog::debug("grpc: {} ({}:{})", args->message, args->file, args->line);
+}
+
+// Tries the listen address the way gRPC will bind it (SO_REUSEADDR, no SO_REUSEPORT), so a taken
+// port is reported in one line before gRPC is asked. OK when it is free.
+absl::Status CheckPortFree(const std::string& host, int port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::OkStatus();  // let gRPC report it
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  int rc = 0;
+  if (v6) {
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host.c_str(), &addr.sin6_addr) != 1) {
+      close(fd);
+      return absl::OkStatus();
+    }
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } else {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+      close(fd);
+      return absl::OkStatus();  // a host name: gRPC resolves it
+    }
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  const int err = errno;
+  close(fd);
+  if (rc == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(std::strerror(err));
 }
 
 void Fail(const std::string& line) { std::fprintf(stderr, "coordha: %s\n", line.c_str()); }
@@ -192,6 +237,7 @@ int Run(const config::Config& config, Role role) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   SetUpLogging(config.log_level);
+  gpr_set_log_function(GrpcLogToSpdlog);
 
   const std::string role_name = config::RoleName(role);
   const std::string prefix = config::RoleKeyPrefix(role);
@@ -256,6 +302,12 @@ int Run(const config::Config& config, Role role) {
   coordinator->Bind(&gate);
   coordinator::ComponentService component(role_name, address, &gate, replica.get());
 
+  const std::string bind_host = role_config.address.empty() ? "0.0.0.0" : role_config.address;
+  if (absl::Status free = CheckPortFree(bind_host, role_config.port); !free.ok()) {
+    Fail(absl::StrCat(role_name, ": cannot listen on ", listen_address, " (", free.message(),
+                      "); set ", prefix, ".port to a free port"));
+    return kExitRuntimeError;
+  }
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen_address, grpc::InsecureServerCredentials(), &bound_port);

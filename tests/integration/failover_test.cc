@@ -108,6 +108,29 @@ TEST_F(FailoverTest, TwoThenThreeReplicas_ExactlyOneActiveInStatus) {
     }
   }
   EXPECT_EQ(rootcoords, 3);
+
+  // The HTTP endpoints agree: only the active answers /active; all are ready and healthy.
+  CoordhaProcess* active_process = AwaitOneActive({a, b, c});
+  ASSERT_NE(active_process, nullptr);
+  for (CoordhaProcess* p : {a, b, c}) {
+    const bool is_active = p == active_process;
+    auto active_page = p->HttpGet("/active");
+    ASSERT_TRUE(active_page.ok()) << active_page.status();
+    EXPECT_EQ(active_page->first, is_active ? 200 : 503);
+    EXPECT_EQ(p->HttpGet("/readyz")->first, 200);
+    EXPECT_EQ(p->HttpGet("/healthz")->first, 200);
+    auto page = p->HttpGet("/status");
+    ASSERT_TRUE(page.ok());
+    nlohmann::json own = nlohmann::json::parse(page->second, nullptr, false);
+    ASSERT_TRUE(own.is_object()) << page->second;
+    EXPECT_EQ(own["active"].get<bool>(), is_active);
+    auto metrics = p->HttpGet("/metrics");
+    ASSERT_TRUE(metrics.ok());
+    EXPECT_NE(metrics->second.find(is_active ? "coordha_role_active{role=\"rootcoord\"} 1"
+                                             : "coordha_role_active{role=\"rootcoord\"} 0"),
+              std::string::npos)
+        << metrics->second;
+  }
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_EQ(active, 1) << status.dump();
 }
@@ -237,6 +260,20 @@ TEST_F(FailoverTest, Exclusive_RestartAfterKillNineAtSameAddressSucceeds_S3) {
   ASSERT_TRUE(a->AwaitState(Healthy, Deadline::In(seconds(20)))) << a->LogText();
   EXPECT_GT(a->Query(TestDeadline())->state().epoch(), old_epoch);
   EXPECT_NE(a->LogText().find("is dead on this host"), std::string::npos) << a->LogText();
+}
+
+TEST_F(FailoverTest, ListenerWithoutReusePort_SecondProcessOnTheActivesPortExitsOne_L2) {
+  CoordhaProcess* a = Start(Options());
+  ASSERT_TRUE(a->AwaitState(Healthy, TestDeadline())) << a->LogText();
+  CoordhaProcess::Options same_port = Options();
+  same_port.grpc_port = a->grpc_port();
+  same_port.name = "same-port";
+  CoordhaProcess* b = Start(same_port);
+  auto exited = b->process().WaitForExit(TestDeadline());
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_TRUE(WIFEXITED(*exited) && WEXITSTATUS(*exited) == 1) << DescribeWaitStatus(*exited);
+  EXPECT_NE(b->LogText().find("cannot listen on"), std::string::npos) << b->LogText();
+  EXPECT_TRUE(a->IsServingActive(TestDeadline()));
 }
 
 // Bad inputs: exit 2 and one line that names the key.

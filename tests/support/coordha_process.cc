@@ -1,6 +1,10 @@
 #include "support/coordha_process.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -133,6 +137,33 @@ bool CoordhaProcess::AwaitState(
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
+}
+
+absl::StatusOr<std::pair<int, std::string>> CoordhaProcess::HttpGet(const std::string& path) const {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError("socket failed");
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(metrics_port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot connect to metrics port ", metrics_port_));
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody"
+  if (response.size() < 12) return absl::UnavailableError("short HTTP response");
+  const int code = std::atoi(response.substr(9, 3).c_str());
+  const size_t body = response.find("\r\n\r\n");
+  return std::make_pair(code, body == std::string::npos ? "" : response.substr(body + 4));
 }
 
 absl::StatusOr<CommandResult> RunCoordha(const std::vector<std::string>& args, Deadline deadline) {

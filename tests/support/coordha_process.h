@@ -63,6 +63,9 @@ class CoordhaProcess {
   bool AwaitState(const std::function<bool(const v1::GetComponentStatesResponse&)>& pred,
                   Deadline deadline) const;
 
+  // GET http://127.0.0.1:<metrics port><path>: (status code, body). Error when it cannot connect.
+  absl::StatusOr<std::pair<int, std::string>> HttpGet(const std::string& path) const;
+
   // Starts the same command line again (same ports) after the process exited.
   absl::Status Restart();
 
