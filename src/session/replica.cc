@@ -203,6 +203,12 @@ absl::Status Replica::PublishSession(SessionState state, Deadline deadline) {
 }
 
 std::unique_ptr<etcd::Watcher> Replica::WatchActiveKey(int64_t from) {
+  {
+    // Events of an earlier watch were about an earlier state of the loop; the caller read the key
+    // at `from` - 1 and starts over from there.
+    MutexLock lock(&mu_);
+    events_.clear();
+  }
   etcd::Watcher::Callbacks callbacks;
   callbacks.on_events = [this](const std::vector<etcd::WatchEvent>& events) {
     MutexLock lock(&mu_);
@@ -370,13 +376,7 @@ Replica::Outcome Replica::EnforceExclusive() {
     }
     if (!current->has_value()) return Outcome::kContinue;
     const Holder holder = ParseHolder(**current);
-    int64_t my_lease = 0;
-    {
-      MutexLock lock(&mu_);
-      my_lease = status_.lease_id;
-    }
-    if (holder.kv.lease == my_lease) return Outcome::kContinue;
-    if (IsOwnOldEpoch(holder) || ProvablyDead(holder.info.process)) {
+    if (IsOwnAbandonedEpoch(holder) || ProvablyDead(holder.info.process)) {
       // S3: proof on this machine that the holder is dead: remove its key (fenced by its epoch)
       // and its lease, and take the role at once.
       RemoveDeadHolder(holder);
@@ -404,17 +404,18 @@ Replica::Outcome Replica::EnforceExclusive() {
   return Outcome::kStop;
 }
 
-bool Replica::IsOwnOldEpoch(const Holder& holder) const {
-  // This very replica (same process, same server ID), on a lease it has lost since (etcd restores
-  // leases when it restarts, so the key can outlive our view of it). That epoch ended when our
-  // session did.
+bool Replica::IsOwnAbandonedEpoch(const Holder& holder) const {
+  // This very replica (same process, same server ID) holds the key, yet it is not serving that
+  // epoch: it was asked only outside RunActive. Typically the key sits on a lease we lost (etcd
+  // restores leases when it restarts, so the key can outlive our view of it); after a step-down it
+  // may even be on our current lease. Either way that epoch has ended.
   const ProcessIdentity& p = holder.info.process;
   if (p.boot_id != self_.boot_id || p.pid_ns != self_.pid_ns || p.pid != self_.pid ||
       p.start_time != self_.start_time || self_.boot_id.empty()) {
     return false;
   }
   MutexLock lock(&mu_);
-  return holder.info.server_id == status_.server_id && holder.kv.lease != status_.lease_id;
+  return holder.info.server_id == status_.server_id;
 }
 
 bool Replica::RemoveDeadHolder(const Holder& holder) {
@@ -425,12 +426,20 @@ bool Replica::RemoveDeadHolder(const Holder& holder) {
                                                        holder.kv.create_revision));
   txn.success.push_back(etcd::TxnOp::Delete(active_key_));
   auto removed = client_->Commit(txn, RequestDeadline());
-  if (holder.kv.lease != 0) (void)client_->LeaseRevoke(holder.kv.lease, RequestDeadline());
+  int64_t my_lease = 0;
+  {
+    MutexLock lock(&mu_);
+    my_lease = status_.lease_id;
+  }
+  if (holder.kv.lease != 0 && holder.kv.lease != my_lease) {
+    (void)client_->LeaseRevoke(holder.kv.lease, RequestDeadline());
+  }
   if (removed.ok()) {
-    spdlog::info("{}: server {} (pid {}) {}; removed its epoch {}", options_.role,
-                 holder.info.server_id, holder.info.process.pid,
-                 IsOwnOldEpoch(holder) ? "is this process on a lost lease" : "is dead on this host",
-                 holder.kv.create_revision);
+    spdlog::info(
+        "{}: server {} (pid {}) {}; removed its epoch {}", options_.role, holder.info.server_id,
+        holder.info.process.pid,
+        IsOwnAbandonedEpoch(holder) ? "is this replica's own ended epoch" : "is dead on this host",
+        holder.kv.create_revision);
   }
   return removed.ok();
 }
@@ -489,7 +498,7 @@ Replica::Outcome Replica::RunStandby(Holder holder, int64_t watch_from,
     if (!gone && now >= next_proof_check) {
       // S3 with proof: an active that died on this machine is removed at once instead of after
       // its TTL. The check is local (/proc), so it runs often.
-      if ((IsOwnOldEpoch(holder) || ProvablyDead(holder.info.process)) &&
+      if ((IsOwnAbandonedEpoch(holder) || ProvablyDead(holder.info.process)) &&
           RemoveDeadHolder(holder)) {
         gone = true;
       }

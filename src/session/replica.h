@@ -161,8 +161,8 @@ class Replica {
   void FinishStop(const Leadership* leadership);
   // S3: removes the key (fenced by its epoch) and lease of a holder proven dead. True if removed.
   bool RemoveDeadHolder(const Holder& holder);
-  // True when `holder` is this process on an earlier, lost lease.
-  bool IsOwnOldEpoch(const Holder& holder) const;
+  // True when `holder` is this replica itself (an epoch it no longer serves).
+  bool IsOwnAbandonedEpoch(const Holder& holder) const;
 
   absl::Status PublishSession(SessionState state, Deadline deadline);
   std::string InfoJson(SessionState state) const;
