@@ -80,10 +80,17 @@ bool ProvablyDead(const ProcessIdentity& other) {
   }
   if (other.pid == self.pid) return other.start_time != self.start_time;
   if (kill(static_cast<pid_t>(other.pid), 0) != 0 && errno == ESRCH) return true;
-  // The PID exists: dead only if it is now another process (PID reuse). A zombie still has its
-  // start time and counts as alive: it may not have closed its sockets yet.
-  uint64_t now_start = ProcessStartTime(other.pid);
-  return now_start != 0 && now_start != other.start_time;
+  // The PID exists: dead if it is now another process (PID reuse), or a zombie — a zombie has
+  // exited: the kernel closed its sockets and ended its threads before it became one; only its
+  // parent has not reaped it yet.
+  const std::string stat = ReadFirstLine("/proc/" + std::to_string(other.pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return false;
+  const uint64_t now_start = ProcessStartTime(other.pid);
+  if (now_start == 0) return false;
+  if (now_start != other.start_time) return true;
+  const char state = close + 2 < stat.size() ? stat[close + 2] : '?';
+  return state == 'Z' || state == 'X';
 }
 
 std::string ToJson(const SessionInfo& info) {
