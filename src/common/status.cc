@@ -15,7 +15,12 @@ bool IsOutcomeUnknown(const absl::Status& status) {
 
 absl::Status Annotate(const absl::Status& status, absl::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+  absl::Status annotated(status.code(), absl::StrCat(context, ": ", status.message()));
+  // Payloads carry meaning (outcome unknown, fenced): keep them.
+  status.ForEachPayload([&annotated](absl::string_view type_url, const absl::Cord& payload) {
+    annotated.SetPayload(type_url, payload);
+  });
+  return annotated;
 }
 
 }  // namespace coordha

@@ -21,7 +21,8 @@ absl::Status OutcomeUnknownError(absl::string_view what);
 // True for errors made by OutcomeUnknownError (and only those).
 bool IsOutcomeUnknown(const absl::Status& status);
 
-// Returns `status` with `context` prepended to its message ("context: message"); keeps the code.
+// Returns `status` with `context` prepended to its message ("context: message"); keeps the code
+// and the payloads (IsOutcomeUnknown, session::IsFenced still hold).
 absl::Status Annotate(const absl::Status& status, absl::string_view context);
 
 }  // namespace coordha
