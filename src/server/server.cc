@@ -30,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
+#include "rootcoord/root_coordinator.h"
 #include "session/replica.h"
 
 namespace coordha::server {
@@ -106,6 +107,9 @@ void Fail(const std::string& line) { std::fprintf(stderr, "coordha: %s\n", line.
 
 void SetUpLogging(const std::string& level) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %v");
+  // One line per event, on disk at once: operators tail these logs, and a killed process must not
+  // take its last lines with it.
+  spdlog::flush_on(spdlog::level::trace);
   if (level == "panic" || level == "fatal") {
     spdlog::set_level(spdlog::level::critical);
   } else {
@@ -119,6 +123,8 @@ class ReplicaMetrics {
   ReplicaMetrics(prometheus::Registry& registry, const std::string& role,
                  const session::Replica* replica)
       : replica_(replica),
+        registry_(&registry),
+        role_(role),
         active_(prometheus::BuildGauge()
                     .Name("coordha_role_active")
                     .Help("1 while this process is the serving active of its role")
@@ -153,15 +159,32 @@ class ReplicaMetrics {
     grant_.Set(std::chrono::duration<double>(replica_->ServeGrantRemaining()).count());
     lease_.Set(std::chrono::duration<double>(replica_->LeaseRemaining()).count());
     failovers_.Set(static_cast<double>(status.failovers_won));
+    if (tso_lead_source_) {
+      if (tso_lead_ == nullptr) {
+        tso_lead_ = &prometheus::BuildGauge()
+                         .Name("coordha_tso_lead_seconds")
+                         .Help("Lead of the saved TSO bound over the wall clock (S5)")
+                         .Register(*registry_)
+                         .Add({{"role", role_}});
+      }
+      tso_lead_->Set(tso_lead_source_());
+    }
   }
+
+  // rootcoord: the TSO's lead over the wall clock.
+  void SetTsoLeadSource(std::function<double()> source) { tso_lead_source_ = std::move(source); }
 
  private:
   const session::Replica* const replica_;
+  prometheus::Registry* const registry_;
+  const std::string role_;
   prometheus::Gauge& active_;
   prometheus::Gauge& epoch_;
   prometheus::Gauge& grant_;
   prometheus::Gauge& lease_;
   prometheus::Gauge& failovers_;
+  std::function<double()> tso_lead_source_;
+  prometheus::Gauge* tso_lead_ = nullptr;
 };
 
 std::map<std::string, http::Handler> Routes(const std::string& role, const std::string& address,
@@ -218,6 +241,17 @@ std::map<std::string, http::Handler> Routes(const std::string& role, const std::
 prometheus::Registry& registry_for_process() {
   static prometheus::Registry* registry = new prometheus::Registry();
   return *registry;
+}
+
+// The coordinator of `role`. Roles whose business APIs are not built yet take part in HA with
+// no state of their own.
+std::unique_ptr<coordinator::Coordinator> NewCoordinator(Role role, etcd::Client* client,
+                                                         const config::Config& config) {
+  if (role == Role::kRootCoord) {
+    return rootcoord::NewRootCoordinator(rootcoord::RootCoordinatorOptions{
+        .client = client, .meta_root = config.etcd.MetaRoot(), .kv_root = config.etcd.KvRoot()});
+  }
+  return coordinator::CreateCoordinator(config::RoleName(role));
 }
 
 }  // namespace
@@ -283,7 +317,8 @@ int Run(const config::Config& config, Role role) {
                  config.metrics.port, metrics_address);
   }
 
-  std::unique_ptr<coordinator::Coordinator> coordinator = coordinator::CreateCoordinator(role_name);
+  std::unique_ptr<coordinator::Coordinator> coordinator =
+      NewCoordinator(role, client->get(), config);
   session::ReplicaOptions options;
   options.role = role_name;
   options.active_standby_key = prefix + ".enableActiveStandby";
@@ -323,6 +358,9 @@ int Run(const config::Config& config, Role role) {
   }
 
   ReplicaMetrics metrics(registry_for_process(), role_name, replica.get());
+  if (const auto* root = dynamic_cast<const rootcoord::RootCoordinator*>(coordinator.get())) {
+    metrics.SetTsoLeadSource([root] { return root->TsoLeadSeconds(); });
+  }
   RouteContext context{Routes(role_name, address, metrics_address, replica.get(), &gate,
                               &registry_for_process(), &metrics)};
   route_context.store(&context, std::memory_order_release);
