@@ -3,10 +3,16 @@
 #ifndef COORDHA_CLI_COMMANDS_H_
 #define COORDHA_CLI_COMMANDS_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+
+namespace CLI {
+class App;
+}
 
 namespace coordha::cli {
 
@@ -29,6 +35,27 @@ struct UpOptions {
 // `coordha up`: a local etcd (when none answers), two replicas of each coordinator, a live status
 // table; Ctrl-C stops everything.
 int UpCommand(const config::Config& config, const UpOptions& options);
+
+struct CtlOptions {
+  // The command words after `ctl`: "ts", "id", "db create", "collection describe", ...
+  std::string command;
+  std::string name;             // database or collection name
+  std::string partition;        // `ctl partition create|drop COLLECTION PARTITION`
+  std::string db;               // --db; "" = "default"
+  uint32_t count = 1;           // --count for ts and id
+  int64_t dim = 0;              // --dim: quick-form collection
+  int32_t shards = 0;           // --shards; 0 = the server's default (1)
+  std::string schema_file;      // --schema FILE.json
+  bool json = false;            // --json
+  std::string address;          // --address HOST:PORT: that server only, no discovery or retry
+  double timeout_seconds = 10;  // --timeout: per call, retries included
+};
+// Adds `ctl` and its subcommands to `app`, filling `*options` when parsed; `add_config_flags`
+// adds --config/--set to each command. Returns the `ctl` subcommand.
+CLI::App* AddCtlCommand(CLI::App& app, CtlOptions* options,
+                        const std::function<void(CLI::App*)>& add_config_flags);
+// `coordha ctl ...`: one call to rootcoord's active through the client library.
+int CtlCommand(const config::Config& config, const CtlOptions& options);
 
 }  // namespace coordha::cli
 

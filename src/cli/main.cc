@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
                  "directory for etcd data and logs (default ./coordha-up)");
   add_config_flags(up);
 
+  coordha::cli::CtlOptions ctl_options;
+  CLI::App* ctl = coordha::cli::AddCtlCommand(app, &ctl_options, add_config_flags);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   }
   if (run->parsed()) return coordha::cli::RunCommand(*config, role);
   if (status->parsed()) return coordha::cli::StatusCommand(*config, status_options);
+  if (ctl->parsed()) return coordha::cli::CtlCommand(*config, ctl_options);
   up_options.config_file = config_file;
   up_options.sets = sets;
   up_options.self_binary = SelfBinary(argv[0]);
