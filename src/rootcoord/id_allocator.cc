@@ -18,7 +18,8 @@ absl::Status IdAllocator::Recover(const session::Leadership& leadership, Deadlin
   COORDHA_ASSIGN_OR_RETURN(std::optional<etcd::KeyValue> saved, client_->Get(bound_key_, deadline));
   int64_t bound = 1;
   if (saved.has_value() && (!absl::SimpleAtoi(saved->value, &bound) || bound < 1)) {
-    return absl::DataLossError(absl::StrCat(bound_key_, " holds '", saved->value, "', not an ID bound"));
+    return absl::DataLossError(
+        absl::StrCat(bound_key_, " holds '", saved->value, "', not an ID bound"));
   }
   leadership_.emplace(leadership);
   next_ = bound;

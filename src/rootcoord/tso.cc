@@ -84,8 +84,8 @@ absl::Status TimestampOracle::SaveBound(int64_t at_least, Deadline deadline) {
 absl::StatusOr<uint64_t> TimestampOracle::Allocate(uint32_t count, Deadline deadline) {
   if (count == 0) count = 1;
   if (count >= kMaxLogical) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("count: ", count, " is more than one millisecond holds (", kMaxLogical - 1, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "count: ", count, " is more than one millisecond holds (", kMaxLogical - 1, ")"));
   }
   for (int attempt = 0; attempt < 3; ++attempt) {
     int64_t need = 0;

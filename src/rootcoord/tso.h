@@ -94,7 +94,8 @@ class TimestampOracle {
 
  private:
   // Invariant 2 and 4: saves max(wall + window, at_least) with a fenced Txn. REQUIRES: save_mu_.
-  absl::Status SaveBound(int64_t at_least, Deadline deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(save_mu_);
+  absl::Status SaveBound(int64_t at_least, Deadline deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(save_mu_);
 
   etcd::Client* const client_;
   const std::string bound_key_;
