@@ -67,20 +67,14 @@
 #include "etcd/client.h"
 #include "etcd/watcher.h"
 #include "rootcoord.pb.h"
+#include "rootcoord/schema.h"
 #include "session/election.h"
 
 namespace coordha::rootcoord {
 
 inline constexpr char kDefaultDatabase[] = "default";
 inline constexpr char kDefaultPartition[] = "_default";
-// Milvus's limits.
-inline constexpr size_t kMaxNameLength = 255;
-inline constexpr int kMaxShards = 16;
-inline constexpr int kMaxFields = 64;
-inline constexpr int64_t kMaxDim = 32768;
-inline constexpr int64_t kMaxVarCharLength = 65535;
 inline constexpr int kMaxPartitions = 4096;
-inline constexpr int64_t kFirstFieldId = 100;  // Milvus's StartOfUserFieldID
 inline constexpr size_t kMaxRequestIdLength = 255;
 
 struct CatalogOptions {
@@ -250,11 +244,6 @@ class Catalog {
 
   std::jthread loader_;  // last: started by Start() after every member above is ready
 };
-
-// Validation, exposed for unit tests. Each returns kInvalidArgument naming `field`.
-absl::Status ValidateName(const std::string& field, const std::string& name);
-// Checks `schema` and returns it with field IDs assigned (100, 101, ...).
-absl::StatusOr<v1::CollectionSchema> ValidateSchema(const v1::CollectionSchema& schema);
 
 }  // namespace coordha::rootcoord
 
