@@ -22,6 +22,7 @@
 #include "client/client.h"
 #include "etcd/client.h"
 #include "nlohmann/json.hpp"
+#include "rootcoord/schema.h"
 
 namespace coordha::cli {
 namespace {
@@ -130,21 +131,6 @@ absl::StatusOr<v1::CollectionSchema> ReadSchemaFile(const std::string& path,
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
-  return schema;
-}
-
-// Quick setup, as MilvusClient's: an int64 primary key "id" and a float vector "vector".
-v1::CollectionSchema QuickSchema(const std::string& collection, int64_t dim) {
-  v1::CollectionSchema schema;
-  schema.set_name(collection);
-  v1::FieldSchema* id = schema.add_fields();
-  id->set_name("id");
-  id->set_data_type(v1::Int64);
-  id->set_is_primary_key(true);
-  v1::FieldSchema* vector = schema.add_fields();
-  vector->set_name("vector");
-  vector->set_data_type(v1::FloatVector);
-  vector->set_dim(dim);
   return schema;
 }
 
@@ -301,7 +287,7 @@ int Dispatch(client::Client& c, const CtlOptions& o) {
       if (!read.ok()) return Fail(kExitUsage, std::string(read.status().message()));
       schema = *std::move(read);
     } else {
-      schema = QuickSchema(o.name, o.dim);
+      schema = rootcoord::QuickSchema(o.name, o.dim);
     }
     return PrintDdl(o, c.CreateCollection(db, schema, o.shards), "created",
                     absl::StrCat("collection '", o.name, "'"),

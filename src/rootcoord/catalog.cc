@@ -137,6 +137,18 @@ struct Catalog::Plan {
   std::vector<TxnOp> writes;  // the change
 };
 
+absl::StatusOr<v1::CollectionInfo> Catalog::StoredCollection(const Snapshot& snapshot,
+                                                             const std::string& key,
+                                                             const std::string& db,
+                                                             const std::string& collection_name) {
+  const etcd::KeyValue* kv = snapshot.Find(key);
+  if (kv == nullptr) {
+    return absl::NotFoundError(absl::StrCat("collection ", Quoted(collection_name),
+                                            " not found in database ", Quoted(db)));
+  }
+  return ParseStored<v1::CollectionInfo>(*kv);
+}
+
 namespace {
 std::string DefaultChannelPrefix(const std::string& meta_root) {
   const size_t slash = meta_root.rfind('/');
@@ -603,35 +615,30 @@ absl::StatusOr<DdlOutcome> Catalog::CreatePartition(const DdlContext& ctx,
   COORDHA_RETURN_IF_ERROR(ValidateName("partition_name", partition_name));
   const std::string key = CollectionKey(db, collection_name);
   IdCache ids(ctx.new_id);
-  return RunDdl(
-      ctx, "CreatePartition",
-      absl::StrCat(CollectionTarget(db, collection_name), ".", partition_name), {key}, "",
-      [&](const Snapshot& snapshot) -> absl::StatusOr<Plan> {
-        const etcd::KeyValue* kv = snapshot.Find(key);
-        if (kv == nullptr) {
-          return absl::NotFoundError(absl::StrCat("collection ", Quoted(collection_name),
-                                                  " not found in database ", Quoted(db)));
-        }
-        COORDHA_ASSIGN_OR_RETURN(v1::CollectionInfo info, ParseStored<v1::CollectionInfo>(*kv));
-        for (const v1::PartitionInfo& p : info.partitions()) {
-          if (p.name() == partition_name) {
-            return absl::AlreadyExistsError(absl::StrCat("partition ", Quoted(partition_name),
-                                                         " already exists in collection ",
-                                                         Quoted(collection_name)));
-          }
-        }
-        if (info.partitions_size() >= kMaxPartitions) {
-          return absl::FailedPreconditionError(absl::StrCat("collection ", Quoted(collection_name),
-                                                            " already has the maximum of ",
-                                                            kMaxPartitions, " partitions"));
-        }
-        COORDHA_ASSIGN_OR_RETURN(int64_t id, ids.Get(0));
-        v1::PartitionInfo* partition = info.add_partitions();
-        partition->set_partition_id(id);
-        partition->set_name(partition_name);
-        partition->set_created_timestamp(ctx.timestamp);
-        return Plan{id, {TxnOp::Put(key, info.SerializeAsString())}};
-      });
+  return RunDdl(ctx, "CreatePartition",
+                absl::StrCat(CollectionTarget(db, collection_name), ".", partition_name), {key}, "",
+                [&](const Snapshot& snapshot) -> absl::StatusOr<Plan> {
+                  COORDHA_ASSIGN_OR_RETURN(v1::CollectionInfo info,
+                                           StoredCollection(snapshot, key, db, collection_name));
+                  for (const v1::PartitionInfo& p : info.partitions()) {
+                    if (p.name() == partition_name) {
+                      return absl::AlreadyExistsError(
+                          absl::StrCat("partition ", Quoted(partition_name),
+                                       " already exists in collection ", Quoted(collection_name)));
+                    }
+                  }
+                  if (info.partitions_size() >= kMaxPartitions) {
+                    return absl::FailedPreconditionError(absl::StrCat(
+                        "collection ", Quoted(collection_name), " already has the maximum of ",
+                        kMaxPartitions, " partitions"));
+                  }
+                  COORDHA_ASSIGN_OR_RETURN(int64_t id, ids.Get(0));
+                  v1::PartitionInfo* partition = info.add_partitions();
+                  partition->set_partition_id(id);
+                  partition->set_name(partition_name);
+                  partition->set_created_timestamp(ctx.timestamp);
+                  return Plan{id, {TxnOp::Put(key, info.SerializeAsString())}};
+                });
 }
 
 absl::StatusOr<DdlOutcome> Catalog::DropPartition(const DdlContext& ctx, const std::string& db_name,
@@ -645,28 +652,23 @@ absl::StatusOr<DdlOutcome> Catalog::DropPartition(const DdlContext& ctx, const s
     return absl::InvalidArgumentError("partition_name: the partition '_default' cannot be dropped");
   }
   const std::string key = CollectionKey(db, collection_name);
-  return RunDdl(
-      ctx, "DropPartition",
-      absl::StrCat(CollectionTarget(db, collection_name), ".", partition_name), {key}, "",
-      [&](const Snapshot& snapshot) -> absl::StatusOr<Plan> {
-        const etcd::KeyValue* kv = snapshot.Find(key);
-        if (kv == nullptr) {
-          return absl::NotFoundError(absl::StrCat("collection ", Quoted(collection_name),
-                                                  " not found in database ", Quoted(db)));
-        }
-        COORDHA_ASSIGN_OR_RETURN(v1::CollectionInfo info, ParseStored<v1::CollectionInfo>(*kv));
-        auto* partitions = info.mutable_partitions();
-        auto it =
-            std::find_if(partitions->begin(), partitions->end(),
-                         [&](const v1::PartitionInfo& p) { return p.name() == partition_name; });
-        if (it == partitions->end()) {
-          return absl::NotFoundError(absl::StrCat("partition ", Quoted(partition_name),
-                                                  " not found in collection ",
-                                                  Quoted(collection_name)));
-        }
-        partitions->erase(it);
-        return Plan{0, {TxnOp::Put(key, info.SerializeAsString())}};
-      });
+  return RunDdl(ctx, "DropPartition",
+                absl::StrCat(CollectionTarget(db, collection_name), ".", partition_name), {key}, "",
+                [&](const Snapshot& snapshot) -> absl::StatusOr<Plan> {
+                  COORDHA_ASSIGN_OR_RETURN(v1::CollectionInfo info,
+                                           StoredCollection(snapshot, key, db, collection_name));
+                  auto* partitions = info.mutable_partitions();
+                  auto it = std::find_if(
+                      partitions->begin(), partitions->end(),
+                      [&](const v1::PartitionInfo& p) { return p.name() == partition_name; });
+                  if (it == partitions->end()) {
+                    return absl::NotFoundError(absl::StrCat("partition ", Quoted(partition_name),
+                                                            " not found in collection ",
+                                                            Quoted(collection_name)));
+                  }
+                  partitions->erase(it);
+                  return Plan{0, {TxnOp::Put(key, info.SerializeAsString())}};
+                });
 }
 
 // ---------------------------------------------------------------------------------------------

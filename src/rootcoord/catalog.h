@@ -188,6 +188,11 @@ class Catalog {
 
  private:
   struct Snapshot;
+  // The collection stored at `key` in `snapshot`, or kNotFound naming it.
+  static absl::StatusOr<v1::CollectionInfo> StoredCollection(const Snapshot& snapshot,
+                                                             const std::string& key,
+                                                             const std::string& db,
+                                                             const std::string& collection_name);
   struct Plan;
   using Planner = std::function<absl::StatusOr<Plan>(const Snapshot&)>;
   template <typename T>

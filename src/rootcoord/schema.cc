@@ -120,4 +120,18 @@ absl::StatusOr<v1::CollectionSchema> ValidateSchema(const v1::CollectionSchema& 
   return out;
 }
 
+v1::CollectionSchema QuickSchema(const std::string& name, int64_t dim) {
+  v1::CollectionSchema schema;
+  schema.set_name(name);
+  v1::FieldSchema* id = schema.add_fields();
+  id->set_name("id");
+  id->set_data_type(v1::Int64);
+  id->set_is_primary_key(true);
+  v1::FieldSchema* vector = schema.add_fields();
+  vector->set_name("vector");
+  vector->set_data_type(v1::FloatVector);
+  vector->set_dim(dim);
+  return schema;
+}
+
 }  // namespace coordha::rootcoord

@@ -22,6 +22,8 @@ inline constexpr int64_t kFirstFieldId = 100;  // Milvus's StartOfUserFieldID
 
 // A database, collection, partition or field name: 1..255 characters, [A-Za-z_][A-Za-z0-9_]*.
 absl::Status ValidateName(const std::string& field, const std::string& name);
+// MilvusClient's quick setup: an Int64 primary key "id" and a FloatVector "vector" of `dim`.
+v1::CollectionSchema QuickSchema(const std::string& name, int64_t dim);
 // Checks `schema` and returns it with field IDs assigned (100, 101, ...).
 absl::StatusOr<v1::CollectionSchema> ValidateSchema(const v1::CollectionSchema& schema);
 

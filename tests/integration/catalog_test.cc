@@ -27,20 +27,7 @@ constexpr char kMetaRoot[] = "by-dev/meta";
 constexpr char kActiveKey[] = "by-dev/meta/session/rootcoord";
 constexpr char kResignedKey[] = "by-dev/meta/coordha/resigned/rootcoord";
 
-// MilvusClient's quick setup: an Int64 primary key "id" and a FloatVector "vector" of `dim`.
-v1::CollectionSchema QuickSchema(const std::string& name, int64_t dim = 8) {
-  v1::CollectionSchema schema;
-  schema.set_name(name);
-  v1::FieldSchema* id = schema.add_fields();
-  id->set_name("id");
-  id->set_data_type(v1::Int64);
-  id->set_is_primary_key(true);
-  v1::FieldSchema* vector = schema.add_fields();
-  vector->set_name("vector");
-  vector->set_data_type(v1::FloatVector);
-  vector->set_dim(dim);
-  return schema;
-}
+v1::CollectionSchema QuickSchema8(const std::string& name) { return QuickSchema(name, 8); }
 
 std::vector<std::string> Names(const std::vector<v1::DatabaseInfo>& dbs) {
   std::vector<std::string> names;
@@ -54,15 +41,11 @@ std::vector<std::string> Names(const std::vector<v1::PartitionInfo>& partitions)
   return names;
 }
 
-class CatalogTest : public ::testing::Test {
+class CatalogTest : public coordha::testing::RealEtcdTest {
  protected:
   void SetUp() override {
-    auto cluster = EtcdCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-    auto client = etcd::Client::Connect(OptionsFor(*cluster_));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
+    RealEtcdTest::SetUp();
+    if (HasFatalFailure()) return;
     leadership_.emplace(Failover());
     catalog_ = StartCatalog();
     ASSERT_TRUE(catalog_->CatchUpAsActive(*leadership_, TestDeadline()).ok());
@@ -101,8 +84,6 @@ class CatalogTest : public ::testing::Test {
     return ctx;
   }
 
-  std::unique_ptr<EtcdCluster> cluster_;
-  std::unique_ptr<etcd::Client> client_;
   std::unique_ptr<session::Session> session_;
   std::optional<session::Leadership> leadership_;
   std::unique_ptr<Catalog> catalog_;
@@ -127,7 +108,7 @@ TEST_F(CatalogTest, Databases_CreateListDrop) {
             absl::StatusCode::kAlreadyExists);
 
   // A database with a collection cannot be dropped.
-  ASSERT_TRUE(catalog_->CreateCollection(Ctx("r4"), "db1", QuickSchema("c"), 0).ok());
+  ASSERT_TRUE(catalog_->CreateCollection(Ctx("r4"), "db1", QuickSchema8("c"), 0).ok());
   auto not_empty = catalog_->DropDatabase(Ctx("r5"), "db1");
   EXPECT_EQ(not_empty.status().code(), absl::StatusCode::kFailedPrecondition) << not_empty.status();
   EXPECT_NE(not_empty.status().message().find("'c'"), absl::string_view::npos);
@@ -142,7 +123,7 @@ TEST_F(CatalogTest, Databases_CreateListDrop) {
 }
 
 TEST_F(CatalogTest, Collections_CreateDescribeHasListDrop) {
-  auto created = catalog_->CreateCollection(Ctx("r1"), "", QuickSchema("books"), 2);
+  auto created = catalog_->CreateCollection(Ctx("r1"), "", QuickSchema8("books"), 2);
   ASSERT_TRUE(created.ok()) << created.status();
 
   // Read-your-writes from the copy.
@@ -172,9 +153,9 @@ TEST_F(CatalogTest, Collections_CreateDescribeHasListDrop) {
   EXPECT_EQ(catalog_->HasCollection("nodb", "books").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*catalog_->ListCollections(""), std::vector<std::string>{"books"});
 
-  EXPECT_EQ(catalog_->CreateCollection(Ctx("r2"), "", QuickSchema("books"), 0).status().code(),
+  EXPECT_EQ(catalog_->CreateCollection(Ctx("r2"), "", QuickSchema8("books"), 0).status().code(),
             absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(catalog_->CreateCollection(Ctx("r3"), "nodb", QuickSchema("x"), 0).status().code(),
+  EXPECT_EQ(catalog_->CreateCollection(Ctx("r3"), "nodb", QuickSchema8("x"), 0).status().code(),
             absl::StatusCode::kNotFound);
 
   ASSERT_TRUE(catalog_->DropCollection(Ctx("r4"), "", "books").ok());
@@ -185,7 +166,7 @@ TEST_F(CatalogTest, Collections_CreateDescribeHasListDrop) {
 }
 
 TEST_F(CatalogTest, Partitions_CreateListDrop) {
-  ASSERT_TRUE(catalog_->CreateCollection(Ctx("r1"), "", QuickSchema("c"), 0).ok());
+  ASSERT_TRUE(catalog_->CreateCollection(Ctx("r1"), "", QuickSchema8("c"), 0).ok());
   auto p = catalog_->CreatePartition(Ctx("r2"), "", "c", "p2024");
   ASSERT_TRUE(p.ok()) << p.status();
   auto partitions = catalog_->ListPartitions("", "c");
@@ -207,12 +188,12 @@ TEST_F(CatalogTest, Partitions_CreateListDrop) {
 }
 
 TEST_F(CatalogTest, Idempotency_SameRequestIdAppliesOnce) {
-  auto first = catalog_->CreateCollection(Ctx("req-1"), "", QuickSchema("c"), 0);
+  auto first = catalog_->CreateCollection(Ctx("req-1"), "", QuickSchema8("c"), 0);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_FALSE(first->replayed);
   const int64_t ids_used = next_id_.load();
 
-  auto again = catalog_->CreateCollection(Ctx("req-1"), "", QuickSchema("c"), 0);
+  auto again = catalog_->CreateCollection(Ctx("req-1"), "", QuickSchema8("c"), 0);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->id, first->id);
@@ -240,14 +221,15 @@ TEST_F(CatalogTest, Idempotency_ConcurrentRetriesApplyOnce) {
   std::vector<absl::StatusOr<DdlOutcome>> outcomes(kCallers, absl::UnknownError("not run"));
   std::vector<std::thread> callers;
   for (int i = 0; i < kCallers; ++i) {
-    callers.emplace_back(
-        [&, i] { outcomes[i] = catalog_->CreateCollection(Ctx("same"), "", QuickSchema("c"), 0); });
+    callers.emplace_back([&, i] {
+      outcomes[i] = catalog_->CreateCollection(Ctx("same"), "", QuickSchema8("c"), 0);
+    });
   }
   // Meanwhile other collections are created concurrently.
   for (int i = 0; i < kCallers; ++i) {
     callers.emplace_back([&, i] {
       const std::string name = "other" + std::to_string(i);
-      EXPECT_TRUE(catalog_->CreateCollection(Ctx("r-" + name), "", QuickSchema(name), 0).ok());
+      EXPECT_TRUE(catalog_->CreateCollection(Ctx("r-" + name), "", QuickSchema8(name), 0).ok());
     });
   }
   for (auto& t : callers) t.join();
@@ -262,14 +244,14 @@ TEST_F(CatalogTest, Idempotency_ConcurrentRetriesApplyOnce) {
 }
 
 TEST_F(CatalogTest, Idempotency_RetryAfterFailoverReplaysOnce_S1) {
-  auto first = catalog_->CreateCollection(Ctx("req-1"), "", QuickSchema("c"), 0);
+  auto first = catalog_->CreateCollection(Ctx("req-1"), "", QuickSchema8("c"), 0);
   ASSERT_TRUE(first.ok()) << first.status();
 
   // The active dies; a standby (with its own copy) wins and the client retries there.
   auto standby = StartCatalog();
   const session::Leadership next = Failover();
   ASSERT_TRUE(standby->CatchUpAsActive(next, TestDeadline()).ok());
-  auto retried = standby->CreateCollection(Ctx("req-1", &next), "", QuickSchema("c"), 0);
+  auto retried = standby->CreateCollection(Ctx("req-1", &next), "", QuickSchema8("c"), 0);
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_TRUE(retried->replayed);
   EXPECT_EQ(retried->id, first->id);
@@ -283,7 +265,7 @@ TEST_F(CatalogTest, OneWriter_DeposedActiveDdlIsRefusedAndChangesNothing_S1) {
   const session::Leadership next = Failover();
   ASSERT_TRUE(standby->CatchUpAsActive(next, TestDeadline()).ok());
 
-  auto refused = catalog_->CreateCollection(Ctx("req-old", &old), "", QuickSchema("c"), 0);
+  auto refused = catalog_->CreateCollection(Ctx("req-old", &old), "", QuickSchema8("c"), 0);
   EXPECT_TRUE(session::IsFenced(refused.status())) << refused.status();
   EXPECT_TRUE(session::IsFenced(catalog_->CreateDatabase(Ctx("req-old2", &old), "db").status()));
 
@@ -295,7 +277,7 @@ TEST_F(CatalogTest, OneWriter_DeposedActiveDdlIsRefusedAndChangesNothing_S1) {
   EXPECT_FALSE(dedup->has_value()) << "a refused DDL leaves no dedup record";
 
   // The same request sent to the new active applies (it was never applied).
-  auto applied = standby->CreateCollection(Ctx("req-old", &next), "", QuickSchema("c"), 0);
+  auto applied = standby->CreateCollection(Ctx("req-old", &next), "", QuickSchema8("c"), 0);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_FALSE(applied->replayed);
 }
@@ -323,7 +305,7 @@ TEST_F(CatalogTest, HotStandby_CopyFollowsTheActiveWithoutReloading_L5) {
   EXPECT_FALSE(*standby->HasCollection("db1", "c"));
 
   // A collection created a moment before the failover is there the moment the standby is active.
-  auto last = catalog_->CreateCollection(Ctx("r4"), "db1", QuickSchema("last"), 0);
+  auto last = catalog_->CreateCollection(Ctx("r4"), "db1", QuickSchema8("last"), 0);
   ASSERT_TRUE(last.ok());
   const session::Leadership next = Failover();
   ASSERT_TRUE(standby->CatchUpAsActive(next, TestDeadline()).ok());
@@ -371,10 +353,10 @@ TEST(CatalogWatchTest, RobustWatch_CopyReloadsAfterCompaction_L4) {
   int64_t next_id = 0;
   ctx.new_id = [&]() -> absl::StatusOr<int64_t> { return ++next_id; };
   ctx.deadline = TestDeadline();
-  auto created = active.CreateCollection(ctx, "", QuickSchema("c"), 0);
+  auto created = active.CreateCollection(ctx, "", QuickSchema8("c"), 0);
   ASSERT_TRUE(created.ok()) << created.status();
   ctx.request_id = "r2";
-  auto dropped = active.CreateCollection(ctx, "", QuickSchema("d"), 0);
+  auto dropped = active.CreateCollection(ctx, "", QuickSchema8("d"), 0);
   ASSERT_TRUE(dropped.ok()) << dropped.status();
   ASSERT_TRUE((*writer)->Compact(dropped->revision, TestDeadline()).ok());
   // m0 stays frozen until the copy caught up, so the watch must move to a member whose history
@@ -386,7 +368,7 @@ TEST(CatalogWatchTest, RobustWatch_CopyReloadsAfterCompaction_L4) {
 }
 
 TEST_F(CatalogTest, NeverExit_CopyLoadsOnceEtcdIsBack_S6) {
-  ASSERT_TRUE(catalog_->CreateCollection(Ctx("r1"), "", QuickSchema("c"), 0).ok());
+  ASSERT_TRUE(catalog_->CreateCollection(Ctx("r1"), "", QuickSchema8("c"), 0).ok());
   ASSERT_TRUE(cluster_->Stop(0).ok());
   auto late = StartCatalog();
   EXPECT_FALSE(late->loaded());
@@ -401,21 +383,22 @@ TEST_F(CatalogTest, Validation_ErrorsNameTheField) {
     EXPECT_TRUE(absl::StartsWith(result.status().message(), field))
         << "'" << result.status().message() << "' should start with " << field;
   };
-  expect_invalid(catalog_->CreateCollection(Ctx("v1"), "", QuickSchema(""), 0), "schema.name:");
-  expect_invalid(catalog_->CreateCollection(Ctx("v2"), "", QuickSchema("1abc"), 0), "schema.name:");
-  expect_invalid(catalog_->CreateCollection(Ctx("v3"), "", QuickSchema("a-b"), 0), "schema.name:");
-  expect_invalid(catalog_->CreateCollection(Ctx("v4"), "", QuickSchema(std::string(256, 'a')), 0),
+  expect_invalid(catalog_->CreateCollection(Ctx("v1"), "", QuickSchema8(""), 0), "schema.name:");
+  expect_invalid(catalog_->CreateCollection(Ctx("v2"), "", QuickSchema8("1abc"), 0),
+                 "schema.name:");
+  expect_invalid(catalog_->CreateCollection(Ctx("v3"), "", QuickSchema8("a-b"), 0), "schema.name:");
+  expect_invalid(catalog_->CreateCollection(Ctx("v4"), "", QuickSchema8(std::string(256, 'a')), 0),
                  "schema.name:");
 
-  v1::CollectionSchema duplicate = QuickSchema("c");
+  v1::CollectionSchema duplicate = QuickSchema8("c");
   duplicate.mutable_fields(1)->set_name("id");
   expect_invalid(catalog_->CreateCollection(Ctx("v5"), "", duplicate, 0), "schema.fields[1].name:");
 
-  v1::CollectionSchema no_pk = QuickSchema("c");
+  v1::CollectionSchema no_pk = QuickSchema8("c");
   no_pk.mutable_fields(0)->set_is_primary_key(false);
   expect_invalid(catalog_->CreateCollection(Ctx("v6"), "", no_pk, 0), "schema.fields:");
 
-  v1::CollectionSchema float_pk = QuickSchema("c");
+  v1::CollectionSchema float_pk = QuickSchema8("c");
   float_pk.mutable_fields(0)->set_data_type(v1::Float);
   expect_invalid(catalog_->CreateCollection(Ctx("v7"), "", float_pk, 0),
                  "schema.fields[0].data_type:");
@@ -425,18 +408,18 @@ TEST_F(CatalogTest, Validation_ErrorsNameTheField) {
   expect_invalid(catalog_->CreateCollection(Ctx("v9"), "", QuickSchema("c", 40000), 0),
                  "schema.fields[1].dim:");
 
-  v1::CollectionSchema no_vector = QuickSchema("c");
+  v1::CollectionSchema no_vector = QuickSchema8("c");
   no_vector.mutable_fields()->RemoveLast();
   expect_invalid(catalog_->CreateCollection(Ctx("v10"), "", no_vector, 0), "schema.fields:");
 
-  v1::CollectionSchema varchar = QuickSchema("c");
+  v1::CollectionSchema varchar = QuickSchema8("c");
   varchar.mutable_fields(0)->set_data_type(v1::VarChar);
   expect_invalid(catalog_->CreateCollection(Ctx("v11"), "", varchar, 0),
                  "schema.fields[0].max_length:");
   varchar.mutable_fields(0)->set_max_length(64);
   EXPECT_TRUE(catalog_->CreateCollection(Ctx("v12"), "", varchar, 0).ok());
 
-  expect_invalid(catalog_->CreateCollection(Ctx("v13"), "", QuickSchema("d"), 17), "shards_num:");
+  expect_invalid(catalog_->CreateCollection(Ctx("v13"), "", QuickSchema8("d"), 17), "shards_num:");
   expect_invalid(catalog_->CreateDatabase(Ctx("v14"), ""), "db_name:");
   expect_invalid(catalog_->CreatePartition(Ctx("v15"), "", "c", "bad name"), "partition_name:");
   expect_invalid(catalog_->DropCollection(Ctx("v16"), "", ""), "collection_name:");
@@ -447,7 +430,7 @@ TEST_F(CatalogTest, Validation_ErrorsNameTheField) {
 
 // The whole role in one process: RootCoordinators driven by real Replicas, their service called
 // in-process (DESIGN.md §6 errors, S4 stamps, L5 takeover with the copy, idempotent retry).
-class RootCoordinatorTest : public ::testing::Test {
+class RootCoordinatorTest : public coordha::testing::RealEtcdTest {
  protected:
   struct Node {
     std::unique_ptr<RootCoordinator> coordinator;
@@ -455,15 +438,6 @@ class RootCoordinatorTest : public ::testing::Test {
     std::unique_ptr<session::Replica> replica;  // last: stops before the others go
     RootCoordService* service = nullptr;
   };
-
-  void SetUp() override {
-    auto cluster = EtcdCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-    auto client = etcd::Client::Connect(OptionsFor(*cluster_));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
 
   std::unique_ptr<Node> StartNode(const std::string& address) {
     auto node = std::make_unique<Node>();
@@ -492,12 +466,9 @@ class RootCoordinatorTest : public ::testing::Test {
                              const std::string& name, v1::DdlResponse* response) {
     v1::CreateCollectionRequest request;
     request.set_request_id(request_id);
-    *request.mutable_schema() = QuickSchema(name);
+    *request.mutable_schema() = QuickSchema8(name);
     return node.service->CreateCollection(nullptr, &request, response);
   }
-
-  std::unique_ptr<EtcdCluster> cluster_;
-  std::unique_ptr<etcd::Client> client_;
 };
 
 TEST_F(RootCoordinatorTest, Takeover_StandbyServesItsCopyAndReplaysRetries_L5) {

@@ -71,17 +71,8 @@ class TestHooks final : public ReplicaHooks {
   int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class ElectionTest : public ::testing::Test {
+class ElectionTest : public coordha::testing::RealEtcdTest {
  protected:
-  void SetUp() override {
-    auto cluster = EtcdCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-    auto client = etcd::Client::Connect(OptionsFor(*cluster_));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
-
   std::unique_ptr<Session> NewSession() {
     auto session = Session::Create(
         client_.get(), {.ttl_seconds = 2, .serve_grant = milliseconds(500)}, TestDeadline());
@@ -107,8 +98,6 @@ class ElectionTest : public ::testing::Test {
   const Keys keys_{"by-dev/meta"};
   const std::string active_key_ = keys_.ActiveKey("rootcoord");
   const std::string resigned_key_ = keys_.ResignedKey("rootcoord");
-  std::unique_ptr<EtcdCluster> cluster_;
-  std::unique_ptr<etcd::Client> client_;
 };
 
 TEST_F(ElectionTest, ServerIdsAreUniqueUnderConcurrentAllocation) {

@@ -11,6 +11,7 @@
 #include "common/mutex.h"
 #include "etcd/client.h"
 #include "etcd/watcher.h"
+#include "gtest/gtest.h"
 #include "support/etcd_cluster.h"
 
 namespace coordha::testing {
@@ -27,6 +28,22 @@ inline etcd::ClientOptions OptionsFor(const EtcdCluster& cluster) {
 // How long a test waits for an event before it fails. Not a performance bound: only a guard so a
 // broken build fails instead of hanging.
 inline Deadline TestDeadline() { return Deadline::In(std::chrono::seconds(60)); }
+
+// A test with its own single-member etcd and a client connected to it.
+class RealEtcdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = EtcdCluster::Start({});
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+    auto client = etcd::Client::Connect(OptionsFor(*cluster_));
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  std::unique_ptr<EtcdCluster> cluster_;
+  std::unique_ptr<etcd::Client> client_;
+};
 
 // Creates `key` exactly once, retrying through errors until `deadline`: put-if-absent, so a retry
 // after an unknown outcome can never write twice.

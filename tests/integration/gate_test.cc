@@ -22,17 +22,8 @@ class NoHooks final : public session::ReplicaHooks {
   void Deactivate() override {}
 };
 
-class GateTest : public ::testing::Test {
+class GateTest : public coordha::testing::RealEtcdTest {
  protected:
-  void SetUp() override {
-    auto cluster = EtcdCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-    auto client = etcd::Client::Connect(OptionsFor(*cluster_));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
-
   std::unique_ptr<session::Replica> StartReplica(const std::string& address) {
     session::ReplicaOptions o;
     o.role = "rootcoord";
@@ -46,8 +37,6 @@ class GateTest : public ::testing::Test {
   }
 
   NoHooks hooks_;
-  std::unique_ptr<EtcdCluster> cluster_;
-  std::unique_ptr<etcd::Client> client_;
 };
 
 TEST_F(GateTest, StandbyRefusesWithNotActiveAndTheActivesAddress) {

@@ -13,6 +13,7 @@
 #include "client/client.h"
 #include "etcd_test_util.h"
 #include "gtest/gtest.h"
+#include "rootcoord/schema.h"
 #include "support/coordha_process.h"
 
 namespace coordha::testing {
@@ -28,20 +29,6 @@ bool StandBy(const v1::GetComponentStatesResponse& r) { return r.state().state()
 int Rounds() {
   const char* env = std::getenv("COORDHA_FAILOVER_ROUNDS");
   return env != nullptr ? std::max(1, std::atoi(env)) : 20;
-}
-
-v1::CollectionSchema QuickSchema(const std::string& name) {
-  v1::CollectionSchema schema;
-  schema.set_name(name);
-  auto* id = schema.add_fields();
-  id->set_name("id");
-  id->set_data_type(v1::Int64);
-  id->set_is_primary_key(true);
-  auto* vec = schema.add_fields();
-  vec->set_name("vector");
-  vec->set_data_type(v1::FloatVector);
-  vec->set_dim(8);
-  return schema;
 }
 
 // Counts each caller's successful calls so the test can wait for all of them to make progress.
@@ -244,14 +231,14 @@ TEST_F(RootCoordFailoverTest, IdempotentDdl_CollectionCreatedBeforeFailoverExist
   CoordhaProcess* active = AwaitActive();
   ASSERT_NE(active, nullptr);
   const std::string request_id = client::Client::NewRequestId();
-  auto created = client_->CreateCollection("", QuickSchema("before_failover"), 2,
+  auto created = client_->CreateCollection("", rootcoord::QuickSchema("before_failover", 8), 2,
                                            client::CallOptions{.request_id = request_id});
   ASSERT_TRUE(created.ok()) << created.status();
   ASSERT_TRUE(active->Signal(SIGKILL).ok());
 
   // The client did not see the reply (say) and retries with the same request ID on the new
   // active: the create is not applied twice and the same collection ID comes back.
-  auto retried = client_->CreateCollection("", QuickSchema("before_failover"), 2,
+  auto retried = client_->CreateCollection("", rootcoord::QuickSchema("before_failover", 8), 2,
                                            client::CallOptions{.request_id = request_id});
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_TRUE(retried->replayed);
@@ -268,7 +255,7 @@ TEST_F(RootCoordFailoverTest, IdempotentDdl_CollectionCreatedBeforeFailoverExist
   EXPECT_EQ(std::count(listed->value.begin(), listed->value.end(), "before_failover"), 1);
 
   // A fresh request ID for the same name is a real second create: ALREADY_EXISTS.
-  auto again = client_->CreateCollection("", QuickSchema("before_failover"), 2);
+  auto again = client_->CreateCollection("", rootcoord::QuickSchema("before_failover", 8), 2);
   EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
 }
 

@@ -21,17 +21,8 @@ constexpr char kResignedKey[] = "by-dev/meta/coordha/resigned/rootcoord";
 constexpr char kTsKey[] = "by-dev/kv/gid/timestamp";
 constexpr char kIdKey[] = "by-dev/kv/gid/idTimestamp";
 
-class TsoTest : public ::testing::Test {
+class TsoTest : public coordha::testing::RealEtcdTest {
  protected:
-  void SetUp() override {
-    auto cluster = EtcdCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-    auto client = etcd::Client::Connect(OptionsFor(*cluster_));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
-
   // A new active: the previous one's lease is revoked (deposed), a new session wins.
   session::Leadership Failover() {
     if (session_ != nullptr) {
@@ -54,8 +45,6 @@ class TsoTest : public ::testing::Test {
   }
 
   std::atomic<int64_t> wall_ms_{1'700'000'000'000};
-  std::unique_ptr<EtcdCluster> cluster_;
-  std::unique_ptr<etcd::Client> client_;
   std::unique_ptr<session::Session> session_;
 };
 

@@ -12,19 +12,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "config/config.h"
 #include "support/etcd_cluster.h"
 
 namespace coordha::testing {
 namespace {
 
+// "rootCoord" for "rootcoord": the config section of the role.
 std::string RoleKeyPrefix(const std::string& role) {
-  if (role == "rootcoord") return "rootCoord";
-  if (role == "datacoord") return "dataCoord";
-  if (role == "querycoord") return "queryCoord";
-  if (role == "indexcoord") return "indexCoord";
-  return role;
+  auto parsed = config::ParseRole(role);
+  return parsed.ok() ? config::RoleKeyPrefix(*parsed) : role;
 }
-
 std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
