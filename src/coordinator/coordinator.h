@@ -10,6 +10,7 @@
 
 #include <grpcpp/impl/service_type.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,9 +26,18 @@ class Coordinator : public session::ReplicaHooks {
   virtual void Bind(const Gate* gate) { gate_ = gate; }
   // The role's business services (registered besides the Component service). Borrowed.
   virtual std::vector<grpc::Service*> Services() { return {}; }
+  // L6: how the watchdog probes this process's serving path (the host sends an RPC to its own
+  // gRPC server). Set once before the Replica starts. REQUIRES: returns by its deadline.
+  void SetServingProbe(std::function<absl::Status(Deadline)> probe) { probe_ = std::move(probe); }
+  absl::Status Probe(Deadline deadline) override {
+    return probe_ ? probe_(deadline) : absl::OkStatus();
+  }
 
  protected:
   const Gate* gate_ = nullptr;
+
+ private:
+  std::function<absl::Status(Deadline)> probe_;
 };
 
 // The coordinator of `role` ("rootcoord", ...). Roles whose business APIs have not been built yet

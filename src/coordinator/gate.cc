@@ -55,7 +55,30 @@ grpc::Status Gate::Refusal(const session::ReplicaStatus& status) const {
       detail);
 }
 
+void Gate::PassServingPath() const {
+  if (!maybe_hung_.load(std::memory_order_acquire)) return;
+  MutexLock lock(&mu_);
+  released_.Await(&mu_, [this] {
+    mu_.AssertHeld();
+    return !hung_ || shut_down_;
+  });
+}
+
+void Gate::SetServingPathHungForTest(bool hung) {
+  if (hung) maybe_hung_.store(true, std::memory_order_release);
+  MutexLock lock(&mu_);
+  hung_ = hung;
+  released_.SignalAll();
+}
+
+void Gate::ReleaseAll() {
+  MutexLock lock(&mu_);
+  shut_down_ = true;
+  released_.SignalAll();
+}
+
 grpc::Status Gate::Admit(const v1::RequestHeader& header) const {
+  PassServingPath();
   const session::ReplicaStatus status = replica_->status();
   if (header.target_server_id() != 0 && header.target_server_id() != status.server_id) {
     v1::ErrorDetail detail;

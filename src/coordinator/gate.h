@@ -19,6 +19,9 @@
 
 #include <grpcpp/support/status.h>
 
+#include <atomic>
+
+#include "common/mutex.h"
 #include "coordha.pb.h"
 #include "session/replica.h"
 
@@ -40,9 +43,23 @@ class Gate {
   v1::StateCode State() const;
   bool Serving() const { return replica_->Serving(); }
 
+  // The serving path every business call and the L6 watchdog's probe pass through. Returns at once
+  // unless the test hook below hung it.
+  void PassServingPath() const;
+  // Test hook (only reachable with COORDHA_TEST_HOOKS=1, see server/): makes PassServingPath()
+  // block as a deadlocked handler pool would, until released (false) or ReleaseAll().
+  void SetServingPathHungForTest(bool hung);
+  // Shutdown: releases every caller blocked in PassServingPath() for good.
+  void ReleaseAll();
+
  private:
   grpc::Status Refusal(const session::ReplicaStatus& status) const;
   const session::Replica* const replica_;
+  std::atomic<bool> maybe_hung_{false};  // fast path: false unless the test hook was used
+  mutable Mutex mu_;
+  mutable CondVar released_;
+  bool hung_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A refusal with its ErrorDetail.

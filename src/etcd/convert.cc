@@ -77,6 +77,7 @@ void ToProto(absl::string_view key, const RangeOptions& options, etcdserverpb::R
   req->set_serializable(options.serializable);
   req->set_keys_only(options.keys_only);
   req->set_count_only(options.count_only);
+  req->set_min_mod_revision(options.min_mod_revision);
 }
 
 RangeResult FromProto(const etcdserverpb::RangeResponse& resp) {

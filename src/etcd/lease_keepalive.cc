@@ -132,6 +132,15 @@ void LeaseKeepAlive::Run(std::stop_token stop) {
                           last_error.ok() ? "none" : std::string(last_error.message()))));
       return;
     }
+    if (options_.may_renew && !options_.may_renew()) {
+      last_error = absl::FailedPreconditionError("renewal held back by the watchdog");
+      {
+        MutexLock lock(&mu_);
+        ++failed_attempts_;
+      }
+      next = std::min(BootClock::now() + options_.interval / 4, expires_at);
+      continue;
+    }
     Deadline attempt = Deadline::At(std::min(expires_at, sent_at + options_.request_timeout));
     absl::StatusOr<int64_t> ttl = client_->KeepAliveOnce(lease_id_, attempt);
     if (ttl.ok() && *ttl <= 0) {

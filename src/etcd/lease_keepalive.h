@@ -39,6 +39,10 @@ struct KeepAliveOptions {
   // How long one renewal may take, across endpoints, before it is retried. Default (zero):
   // twice the interval, at least 500 ms. Never past the lease deadline.
   Duration request_timeout{};
+  // Asked before each renewal; false skips it (counted as a failed attempt, retried soon). The
+  // lease then runs out by its TTL unless a later check passes: the L6 watchdog holds renewals
+  // back this way. Keepalive thread; must be cheap and not block. Default (empty): always renew.
+  std::function<bool()> may_renew;
 };
 
 // An acknowledged renewal (or the grant itself, before the first renewal).

@@ -36,6 +36,7 @@ struct RangeOptions {
                               // a linearizable read that goes through the leader
   bool keys_only = false;
   bool count_only = false;
+  int64_t min_mod_revision = 0;  // only keys last modified at or after this revision; 0: all
 };
 
 struct RangeResult {

@@ -200,6 +200,15 @@ int64_t Catalog::applied_revision() const {
   return applied_revision_;
 }
 
+absl::StatusOr<int64_t> Catalog::Lag(Deadline) const {
+  // etcd has no cheap "changes under a prefix after revision R" (a count-only Range ignores
+  // min_mod_revision, and a full one reads every key), so lag is what the watch knows: 0 once the
+  // copy is loaded and the watch applies changes in order; activation still catches up exactly
+  // through the barrier (CatchUpAsActive).
+  if (!loaded()) return absl::UnavailableError("the catalog copy is still loading");
+  return 0;
+}
+
 bool Catalog::loaded() const {
   MutexLock lock(&mu_);
   return loaded_;

@@ -142,6 +142,9 @@ class Catalog {
   absl::Status CatchUpAsActive(const session::Leadership& leadership, Deadline deadline);
   // The newest revision the copy has applied; 0 before the first load.
   int64_t applied_revision() const;
+  // L5: 0 once the copy is loaded and its watch applies every change in order; kUnavailable
+  // before the first load (and during a reload after compaction). No I/O.
+  absl::StatusOr<int64_t> Lag(Deadline deadline) const;
   // True once the first load finished (a standby's copy is serving-ready for /readyz).
   bool loaded() const;
   // Full loads so far: 1 after the first; each compaction of the watch adds one (L4).

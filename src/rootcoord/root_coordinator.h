@@ -56,6 +56,7 @@ class RootCoordinator final : public coordinator::Coordinator {
   std::vector<grpc::Service*> Services() override { return {&service_}; }
   absl::Status Activate(const session::Leadership& leadership, Deadline deadline) override;
   void Deactivate() override;
+  absl::StatusOr<int64_t> StandbyLag(Deadline deadline) override { return catalog_.Lag(deadline); }
 
   // coordha_tso_lead_seconds: the saved TSO bound's lead over the wall clock; 0 unless active.
   double TsoLeadSeconds() const { return tso_.LeadSeconds(); }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -23,14 +24,15 @@
 #include "coordinator/component_service.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/gate.h"
+#include "coordinator/liveness_monitor.h"
 #include "etcd/client.h"
 #include "fmt/ranges.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "nlohmann/json.hpp"
-#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "rootcoord/root_coordinator.h"
+#include "server/replica_metrics.h"
 #include "session/replica.h"
 
 namespace coordha::server {
@@ -117,76 +119,6 @@ void SetUpLogging(const std::string& level) {
   }
 }
 
-// Gauges read from the replica at each scrape (DESIGN.md §9).
-class ReplicaMetrics {
- public:
-  ReplicaMetrics(prometheus::Registry& registry, const std::string& role,
-                 const session::Replica* replica)
-      : replica_(replica),
-        registry_(&registry),
-        role_(role),
-        active_(prometheus::BuildGauge()
-                    .Name("coordha_role_active")
-                    .Help("1 while this process is the serving active of its role")
-                    .Register(registry)
-                    .Add({{"role", role}})),
-        epoch_(prometheus::BuildGauge()
-                   .Name("coordha_epoch")
-                   .Help("The epoch this process serves as active; 0 when standby")
-                   .Register(registry)
-                   .Add({{"role", role}})),
-        grant_(prometheus::BuildGauge()
-                   .Name("coordha_serve_grant_remaining_seconds")
-                   .Help("Time left of the serve grant (S2)")
-                   .Register(registry)
-                   .Add({{"role", role}})),
-        lease_(prometheus::BuildGauge()
-                   .Name("coordha_lease_remaining_seconds")
-                   .Help("Time left of the lease as this process knows it")
-                   .Register(registry)
-                   .Add({{"role", role}})),
-        failovers_(prometheus::BuildGauge()
-                       .Name("coordha_activations")
-                       .Help("Times this process became active")
-                       .Register(registry)
-                       .Add({{"role", role}})) {}
-
-  void Refresh() {
-    const session::ReplicaStatus status = replica_->status();
-    const bool serving = replica_->Serving();
-    active_.Set(serving ? 1 : 0);
-    epoch_.Set(serving ? static_cast<double>(status.epoch) : 0);
-    grant_.Set(std::chrono::duration<double>(replica_->ServeGrantRemaining()).count());
-    lease_.Set(std::chrono::duration<double>(replica_->LeaseRemaining()).count());
-    failovers_.Set(static_cast<double>(status.failovers_won));
-    if (tso_lead_source_) {
-      if (tso_lead_ == nullptr) {
-        tso_lead_ = &prometheus::BuildGauge()
-                         .Name("coordha_tso_lead_seconds")
-                         .Help("Lead of the saved TSO bound over the wall clock (S5)")
-                         .Register(*registry_)
-                         .Add({{"role", role_}});
-      }
-      tso_lead_->Set(tso_lead_source_());
-    }
-  }
-
-  // rootcoord: the TSO's lead over the wall clock.
-  void SetTsoLeadSource(std::function<double()> source) { tso_lead_source_ = std::move(source); }
-
- private:
-  const session::Replica* const replica_;
-  prometheus::Registry* const registry_;
-  const std::string role_;
-  prometheus::Gauge& active_;
-  prometheus::Gauge& epoch_;
-  prometheus::Gauge& grant_;
-  prometheus::Gauge& lease_;
-  prometheus::Gauge& failovers_;
-  std::function<double()> tso_lead_source_;
-  prometheus::Gauge* tso_lead_ = nullptr;
-};
-
 std::map<std::string, http::Handler> Routes(const std::string& role, const std::string& address,
                                             const std::string& metrics_address,
                                             const session::Replica* replica,
@@ -225,6 +157,10 @@ std::map<std::string, http::Handler> Routes(const std::string& role, const std::
         {"serveGrantLeftSeconds",
          std::chrono::duration<double>(replica->ServeGrantRemaining()).count()},
         {"leaseLeftSeconds", std::chrono::duration<double>(replica->LeaseRemaining()).count()},
+        {"standbyLagRevisions", status.lag_revisions},
+        {"lastTakeoverCause", status.last_takeover_cause},
+        {"lastTakeoverMs",
+         std::chrono::duration<double, std::milli>(status.last_takeover_took).count()},
         {"pid", static_cast<int64_t>(getpid())},
         {"version", kVersion},
     };
@@ -256,6 +192,12 @@ std::unique_ptr<coordinator::Coordinator> NewCoordinator(Role role, etcd::Client
 
 }  // namespace
 
+// COORDHA_TEST_HOOKS=1 turns on the hooks integration tests use; never set in production.
+bool TestHooksEnabled() {
+  const char* value = std::getenv("COORDHA_TEST_HOOKS");
+  return value != nullptr && std::string(value) == "1";
+}
+
 // What the HTTP routes read. Published once the replica exists; until then /readyz and /active
 // answer 503.
 struct RouteContext {
@@ -269,6 +211,13 @@ int Run(const config::Config& config, Role role) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  // Test hooks (integration tests only): SIGUSR1 hangs the serving path (L6), SIGUSR2 releases
+  // it; COORDHA_TEST_LIVENESS_ADDRESS points the standby's liveness watch at a proxy.
+  const bool test_hooks = TestHooksEnabled();
+  if (test_hooks) {
+    sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGUSR2);
+  }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   SetUpLogging(config.log_level);
   gpr_set_log_function(GrpcLogToSpdlog);
@@ -319,6 +268,14 @@ int Run(const config::Config& config, Role role) {
 
   std::unique_ptr<coordinator::Coordinator> coordinator =
       NewCoordinator(role, client->get(), config);
+  coordinator::LivenessMonitorOptions liveness_options;
+  if (test_hooks) {
+    if (const char* proxy = std::getenv("COORDHA_TEST_LIVENESS_ADDRESS")) {
+      liveness_options.address_override = proxy;
+    }
+  }
+  coordinator::GrpcLivenessMonitor liveness(liveness_options);
+  ReplicaMetrics metrics(registry_for_process(), role_name);
   session::ReplicaOptions options;
   options.role = role_name;
   options.active_standby_key = prefix + ".enableActiveStandby";
@@ -331,6 +288,10 @@ int Run(const config::Config& config, Role role) {
   options.session.ttl_seconds = config.session.ttl_seconds;
   options.session.serve_grant = config.session.serve_grant;
   options.request_timeout = config.etcd.request_timeout;
+  options.liveness = &liveness;
+  options.suspect_after = config.session.suspect_after;
+  options.min_active_time = config.session.min_active_time;
+  options.observer = &metrics;
   std::unique_ptr<session::Replica> replica =
       session::Replica::Create(client->get(), std::move(options), coordinator.get());
   coordinator::Gate gate(replica.get());
@@ -357,7 +318,22 @@ int Run(const config::Config& config, Role role) {
     return kExitRuntimeError;
   }
 
-  ReplicaMetrics metrics(registry_for_process(), role_name, replica.get());
+  // L6: the watchdog probes the serving path through this process's own gRPC server.
+  auto self_channel = grpc::CreateChannel(
+      HostPort(bind_host == "0.0.0.0" ? "127.0.0.1" : bind_host, role_config.port),
+      grpc::InsecureChannelCredentials());
+  std::shared_ptr<v1::Component::Stub> self_stub = v1::Component::NewStub(self_channel);
+  coordinator->SetServingProbe([self_stub](Deadline deadline) -> absl::Status {
+    grpc::ClientContext context;
+    context.set_deadline(deadline.ToWall());
+    v1::ProbeRequest request;
+    v1::ProbeResponse response;
+    grpc::Status status = self_stub->Probe(&context, request, &response);
+    if (status.ok()) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat("the serving path did not answer its probe: ", status.error_message()));
+  });
+  metrics.SetReplica(replica.get());
   if (const auto* root = dynamic_cast<const rootcoord::RootCoordinator*>(coordinator.get())) {
     metrics.SetTsoLeadSource([root] { return root->TsoLeadSeconds(); });
   }
@@ -375,6 +351,12 @@ int Run(const config::Config& config, Role role) {
   while (true) {
     timespec tick{0, 100'000'000};
     const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGUSR1 || sig == SIGUSR2) {
+      spdlog::warn("{}: test hook: serving path {}", role_name,
+                   sig == SIGUSR1 ? "hung" : "released");
+      gate.SetServingPathHungForTest(sig == SIGUSR1);
+      continue;
+    }
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("{}: {} received: stopping gracefully (send it again to force exit)", role_name,
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -405,6 +387,9 @@ int Run(const config::Config& config, Role role) {
   });
   replica->BeginStop();
   replica->Stop(Deadline::In(std::chrono::seconds(3)));
+  // The role is resigned: end the liveness streams and release any hung caller, then close.
+  component.Shutdown();
+  gate.ReleaseAll();
   grpc_server->Shutdown(WallDeadlineIn(std::chrono::seconds(1)));
   route_context.store(nullptr, std::memory_order_release);
   (*http_server)->Stop();

@@ -42,10 +42,17 @@ absl::StatusOr<etcd::TxnResult> Leadership::FencedCommit(etcd::Txn txn, Deadline
   return result;
 }
 
-absl::Status Leadership::Resign(Deadline deadline) const {
+absl::Status Leadership::Resign(Deadline deadline) const { return ResignTo(0, "", deadline); }
+
+absl::Status Leadership::ResignTo(int64_t successor, const std::string& handoff_key,
+                                  Deadline deadline) const {
+  // L1: one fenced Txn: the active key goes and the marker says this epoch ended cleanly.
   etcd::Txn txn;
   txn.success.push_back(etcd::TxnOp::Delete(active_key_));
   txn.success.push_back(etcd::TxnOp::Put(resigned_key_, std::to_string(epoch_)));
+  if (successor != 0 && !handoff_key.empty()) {
+    txn.success.push_back(etcd::TxnOp::Put(handoff_key, absl::StrCat(epoch_, " ", successor)));
+  }
   auto result = FencedCommit(std::move(txn), deadline);
   if (!result.ok() && IsOutcomeUnknown(result.status())) {
     // Re-read: gone (or another epoch) means the resign happened or we were deposed anyway.

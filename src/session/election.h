@@ -53,6 +53,9 @@ class Leadership {
   // so the next active needs no S3 wait. Call only after this process stopped answering as
   // active. FencedError() when already deposed (nothing to resign).
   absl::Status Resign(Deadline deadline) const;
+  // Resign() that also names the standby that should win (switchover): writes
+  // `handoff_key` = "<epoch> <successor>" in the same Txn. Other standbys defer to it.
+  absl::Status ResignTo(int64_t successor, const std::string& handoff_key, Deadline deadline) const;
 
  private:
   etcd::Client* client_;

@@ -6,6 +6,9 @@
 //   <root>/<meta>/session/<role>               the active coordinator's session JSON, same lease;
 //                                              its CreateRevision is the epoch
 //   <root>/<meta>/coordha/resigned/<role>      the epoch that ended by a clean resign (L1)
+//   <root>/<meta>/coordha/handoff/<role>       "<epoch> <serverID>": that clean resign named the
+//                                              standby that should win (switchover); others defer
+//   <root>/<meta>/coordha/watchdog/<role>      the active's L6 watchdog write (its epoch)
 #ifndef COORDHA_SESSION_KEYS_H_
 #define COORDHA_SESSION_KEYS_H_
 
@@ -28,6 +31,12 @@ class Keys {
   std::string ActiveKey(const std::string& role) const { return SessionPrefix() + role; }
   std::string ResignedKey(const std::string& role) const {
     return meta_root_ + "/coordha/resigned/" + role;
+  }
+  std::string HandoffKey(const std::string& role) const {
+    return meta_root_ + "/coordha/handoff/" + role;
+  }
+  std::string WatchdogKey(const std::string& role) const {
+    return meta_root_ + "/coordha/watchdog/" + role;
   }
 
  private:

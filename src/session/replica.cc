@@ -6,21 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "session/replica_internal.h"
 #include "session/server_id.h"
 
 namespace coordha::session {
-namespace {
-
-constexpr Duration kMinBackoff = std::chrono::milliseconds(50);
-constexpr Duration kMaxBackoff = std::chrono::seconds(2);
-
-Duration NextBackoff(Duration d) { return std::min(kMaxBackoff, std::max(kMinBackoff, d * 2)); }
-
-int64_t Millis(Duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-}  // namespace
 
 const char* ReplicaStateName(ReplicaState state) {
   switch (state) {
@@ -55,6 +44,8 @@ Replica::Replica(etcd::Client* client, ReplicaOptions options, ReplicaHooks* hoo
       hooks_(hooks),
       active_key_(options_.keys.ActiveKey(options_.role)),
       resigned_key_(options_.keys.ResignedKey(options_.role)),
+      handoff_key_(options_.keys.HandoffKey(options_.role)),
+      watchdog_key_(options_.keys.WatchdogKey(options_.role)),
       self_(SelfIdentity()) {}
 
 Replica::~Replica() { Stop(Deadline::In(std::chrono::seconds(1))); }
@@ -247,15 +238,42 @@ void Replica::Run(std::stop_token) {
   }
 
   // A fresh process knows nothing of how the last epoch ended: S3 wait before serving.
-  BootTime serve_not_before =
-      BootClock::now() + options_.session.serve_grant + ServeMargin(options_.session.serve_grant);
+  // A fresh process knows nothing of how the last epoch ended: S3 wait before serving.
+  Takeover takeover;
+  takeover.gone_at = BootClock::now();
+  takeover.serve_not_before =
+      takeover.gone_at + options_.session.serve_grant + ServeMargin(options_.session.serve_grant);
   backoff = kMinBackoff;
+  int short_tenures = 0;  // L7: consecutive times the role was lost soon after winning it
   bool finished = false;
   while (!stopping()) {
     if (EnsureSession() == Outcome::kStop) break;
     if (!options_.active_standby && EnforceExclusive() == Outcome::kStop) {
       finished = !refusal().ok();
       break;
+    }
+    // L7: defer to a named successor, a higher priority or a catching-up copy, or back off after
+    // losing the role. Stand by as soon as someone else wins meanwhile.
+    if (BootClock::now() < takeover.campaign_not_before) {
+      SetState(ReplicaState::kStandby);
+      std::optional<etcd::RangeResult> taken;
+      while (!stopping() && BootClock::now() < takeover.campaign_not_before) {
+        auto read = client_->Range(active_key_, etcd::RangeOptions{}, RequestDeadline());
+        if (read.ok() && !read->kvs.empty()) {
+          taken = *std::move(read);
+          break;
+        }
+        SleepUntil(std::min(BootClock::now() + kDeferPoll, takeover.campaign_not_before));
+      }
+      if (stopping()) break;
+      takeover.campaign_not_before = BootTime{};
+      if (taken.has_value()) {
+        if (RunStandby(ParseHolder(taken->kvs.front()), taken->revision + 1, &takeover) ==
+            Outcome::kStop) {
+          break;
+        }
+        continue;
+      }
     }
     int64_t lease = 0;
     {
@@ -265,21 +283,39 @@ void Replica::Run(std::stop_token) {
     auto campaign = Campaign(*client_, active_key_, resigned_key_,
                              InfoJson(SessionState::kInitializing), lease, RequestDeadline());
     if (!campaign.ok()) {
+      if (options_.observer != nullptr) options_.observer->OnCampaign("error");
       spdlog::warn("{}: campaign failed ({}); retrying", options_.role,
                    campaign.status().message());
       backoff = NextBackoff(backoff);
       if (SleepUntil(BootClock::now() + backoff)) break;
       continue;
     }
+    if (options_.observer != nullptr) {
+      options_.observer->OnCampaign(campaign->leadership ? "won" : "lost");
+    }
     backoff = kMinBackoff;
     if (campaign->leadership) {
       const Leadership leadership = *campaign->leadership;
-      if (RunActive(leadership, campaign->revision + 1, serve_not_before) == Outcome::kStop) {
+      const BootTime won_at = BootClock::now();
+      bool handed_off = false;
+      if (RunActive(leadership, campaign->revision + 1, takeover, &handed_off) == Outcome::kStop) {
         finished = true;  // RunActive resigned
         break;
       }
-      serve_not_before = BootClock::now() + options_.session.serve_grant +
-                         ServeMargin(options_.session.serve_grant);
+      // Whatever ended this epoch, the next one of ours starts with the S3 wait.
+      takeover = Takeover{};
+      takeover.gone_at = BootClock::now();
+      takeover.serve_not_before = takeover.gone_at + options_.session.serve_grant +
+                                  ServeMargin(options_.session.serve_grant);
+      if (handed_off) {
+        // L7: the successor (or, without one, any other standby) goes first.
+        takeover.campaign_not_before = BootClock::now() + options_.handoff_defer;
+        short_tenures = 0;
+      } else {
+        // L7: a jittered, growing backoff when the role keeps slipping away soon after winning.
+        short_tenures = BootClock::now() - won_at < kShortTenure ? short_tenures + 1 : 0;
+        takeover.campaign_not_before = BootClock::now() + JitteredBackoff(short_tenures);
+      }
       continue;
     }
     if (!options_.active_standby) {
@@ -290,7 +326,7 @@ void Replica::Run(std::stop_token) {
       }
       continue;
     }
-    if (RunStandby(ParseHolder(campaign->holder), campaign->revision + 1, &serve_not_before) ==
+    if (RunStandby(ParseHolder(campaign->holder), campaign->revision + 1, &takeover) ==
         Outcome::kStop) {
       break;
     }
@@ -329,6 +365,16 @@ Replica::Outcome Replica::EnsureSession() {
       wake_ = true;
       changed_.SignalAll();
     };
+    // L6: while active, renew only while the watchdog passes.
+    session_options.may_renew = [this] {
+      MutexLock lock(&mu_);
+      return watchdog_ == nullptr || watchdog_->RenewalAllowed();
+    };
+    if (options_.observer != nullptr) {
+      session_options.on_renewed = [observer = options_.observer](Duration rtt) {
+        observer->OnKeepaliveRtt(rtt);
+      };
+    }
     auto session = Session::Create(client_, std::move(session_options), RequestDeadline());
     absl::Status status = session.status();
     if (session.ok()) {
@@ -416,220 +462,6 @@ bool Replica::IsOwnAbandonedEpoch(const Holder& holder) const {
   }
   MutexLock lock(&mu_);
   return holder.info.server_id == status_.server_id;
-}
-
-bool Replica::RemoveDeadHolder(const Holder& holder) {
-  // Fenced by the dead holder's epoch, so a newer active is never touched; then its lease, so its
-  // session key goes too.
-  etcd::Txn txn;
-  txn.compares.push_back(etcd::Compare::CreateRevision(active_key_, etcd::Compare::Op::kEqual,
-                                                       holder.kv.create_revision));
-  txn.success.push_back(etcd::TxnOp::Delete(active_key_));
-  auto removed = client_->Commit(txn, RequestDeadline());
-  int64_t my_lease = 0;
-  {
-    MutexLock lock(&mu_);
-    my_lease = status_.lease_id;
-  }
-  if (holder.kv.lease != 0 && holder.kv.lease != my_lease) {
-    (void)client_->LeaseRevoke(holder.kv.lease, RequestDeadline());
-  }
-  if (removed.ok()) {
-    spdlog::info(
-        "{}: server {} (pid {}) {}; removed its epoch {}", options_.role, holder.info.server_id,
-        holder.info.process.pid,
-        IsOwnAbandonedEpoch(holder) ? "is this replica's own ended epoch" : "is dead on this host",
-        holder.kv.create_revision);
-  }
-  return removed.ok();
-}
-
-Replica::Outcome Replica::RunStandby(Holder holder, int64_t watch_from,
-                                     BootTime* serve_not_before) {
-  SetActive(holder);
-  SetState(ReplicaState::kStandby);
-  const int64_t server_id = status().server_id;
-  spdlog::info("{}: server {} is standby; active is server {} at {} (epoch {})", options_.role,
-               server_id, holder.info.server_id, holder.info.address, holder.kv.create_revision);
-  std::unique_ptr<etcd::Watcher> watcher = WatchActiveKey(watch_from);
-  BootTime next_reread = BootClock::now() + options_.reread_interval;
-  BootTime next_log = BootClock::now() + options_.standby_log_interval;
-  BootTime next_proof_check = BootClock::now();
-  bool gone = false;
-  while (!gone) {
-    std::vector<etcd::WatchEvent> events =
-        WaitForEvents(std::min({next_reread, next_log, next_proof_check}));
-    if (stopping()) return Outcome::kStop;
-    if (SessionDone()) return Outcome::kContinue;
-    for (const etcd::WatchEvent& event : events) {
-      if (event.kv.key != active_key_) continue;
-      if (event.type == etcd::WatchEvent::Type::kDelete) {
-        gone = true;
-      } else {
-        const bool new_epoch = event.kv.create_revision != holder.kv.create_revision;
-        holder = ParseHolder(event.kv);
-        gone = false;
-        SetActive(holder);
-        if (new_epoch) {
-          spdlog::info("{}: active is now server {} at {} (epoch {})", options_.role,
-                       holder.info.server_id, holder.info.address, holder.kv.create_revision);
-        }
-      }
-    }
-    const BootTime now = BootClock::now();
-    if (now >= next_reread || (watcher->compacted())) {
-      // L4: the linearizable re-read that covers a missed or compacted watch.
-      auto current = client_->Get(active_key_, RequestDeadline());
-      if (current.ok()) {
-        if (!current->has_value()) {
-          gone = true;
-        } else if ((*current)->create_revision != holder.kv.create_revision) {
-          holder = ParseHolder(**current);
-          SetActive(holder);
-        }
-      }
-      if (watcher->compacted()) {
-        watcher.reset();
-        watcher =
-            WatchActiveKey(current.ok() && current->has_value() ? (*current)->mod_revision + 1 : 0);
-      }
-      next_reread = BootClock::now() + options_.reread_interval;
-    }
-    if (!gone && now >= next_proof_check) {
-      // S3 with proof: an active that died on this machine is removed at once instead of after
-      // its TTL. The check is local (/proc), so it runs often.
-      if ((IsOwnAbandonedEpoch(holder) || ProvablyDead(holder.info.process)) &&
-          RemoveDeadHolder(holder)) {
-        gone = true;
-      }
-      next_proof_check = now + options_.proof_check_interval;
-    }
-    if (now >= next_log) {
-      spdlog::info("{}: server {} standing by; active is server {} at {} (epoch {})", options_.role,
-                   server_id, holder.info.server_id, holder.info.address,
-                   holder.kv.create_revision);
-      next_log = now + options_.standby_log_interval;
-    }
-  }
-  watcher.reset();
-  const BootTime gone_at = BootClock::now();
-  // S3: how long a winner must wait before serving. Nothing after a clean resign of exactly this
-  // epoch (L1), nothing when the old active is provably dead on this machine; otherwise the old
-  // active might still be inside its serve grant, which ends at most serve_grant + margin after
-  // its lease could last be renewed.
-  std::string how;
-  Duration wait = options_.session.serve_grant + ServeMargin(options_.session.serve_grant);
-  auto marker = client_->Get(resigned_key_, RequestDeadline());
-  if (marker.ok() && marker->has_value() &&
-      (*marker)->value == std::to_string(holder.kv.create_revision)) {
-    wait = Duration::zero();
-    how = "resigned cleanly";
-  } else if (ProvablyDead(holder.info.process)) {
-    wait = Duration::zero();
-    how = absl::StrCat("process ", holder.info.process.pid, " is dead on this host");
-  } else {
-    how = absl::StrCat("its lease ended; serving after ", Millis(wait), " ms (S3)");
-  }
-  *serve_not_before = gone_at + wait;
-  spdlog::info("{}: active server {} (epoch {}) is gone: {}; campaigning", options_.role,
-               holder.info.server_id, holder.kv.create_revision, how);
-  return Outcome::kContinue;
-}
-
-Replica::Outcome Replica::RunActive(const Leadership& leadership, int64_t watch_from,
-                                    BootTime serve_not_before) {
-  const BootTime won_at = BootClock::now();
-  const int64_t epoch = leadership.epoch();
-  const int64_t server_id = status().server_id;
-  SetState(ReplicaState::kInitializing, epoch);
-  {
-    MutexLock lock(&mu_);
-    status_.active_server_id = server_id;
-    status_.active_address = options_.info.address;
-    status_.active_epoch = epoch;
-  }
-  spdlog::info("{}: server {} won the campaign (epoch {}); recovering", options_.role, server_id,
-               epoch);
-  std::unique_ptr<etcd::Watcher> watcher = WatchActiveKey(watch_from);
-  auto deposed = [&](const std::string& why) {
-    spdlog::warn("{}: server {} stepped down from epoch {}: {}", options_.role, server_id, epoch,
-                 why);
-    hooks_->Deactivate();
-    SetState(ReplicaState::kStarting);
-    return Outcome::kContinue;
-  };
-
-  // S7: recover before becoming visible as Healthy.
-  absl::Status activated = hooks_->Activate(
-      leadership, Deadline::In(std::chrono::seconds(options_.session.ttl_seconds)));
-  if (!activated.ok()) {
-    spdlog::error("{}: activation failed ({}); giving the role up", options_.role,
-                  activated.message());
-    hooks_->Deactivate();
-    (void)leadership.Resign(RequestDeadline());
-    SetState(ReplicaState::kStarting);
-    SleepUntil(BootClock::now() + kMaxBackoff);
-    return stopping() ? (FinishStop(nullptr), Outcome::kStop) : Outcome::kContinue;
-  }
-  // S3: the previous active may still be inside its serve grant until serve_not_before.
-  if (SleepUntil(serve_not_before)) {
-    hooks_->Deactivate();
-    FinishStop(&leadership);
-    return Outcome::kStop;
-  }
-  // S7: State Healthy in the active key, fenced (S1). Retry while the lease holds.
-  while (true) {
-    etcd::Txn txn;
-    txn.success.push_back(
-        etcd::TxnOp::Put(active_key_, InfoJson(SessionState::kHealthy), leadership.lease_id()));
-    auto written = leadership.FencedCommit(std::move(txn), RequestDeadline());
-    if (written.ok()) break;
-    if (IsFenced(written.status())) return deposed("fenced while becoming healthy");
-    if (stopping()) {
-      hooks_->Deactivate();
-      FinishStop(&leadership);
-      return Outcome::kStop;
-    }
-    if (SessionDone()) return deposed("lease lost while recovering");
-    SleepUntil(BootClock::now() + kMinBackoff);
-  }
-  SetState(ReplicaState::kActive, epoch);
-  {
-    MutexLock lock(&mu_);
-    ++status_.failovers_won;
-  }
-  spdlog::info("{}: server {} is active (epoch {}), serving after {} ms", options_.role, server_id,
-               epoch, Millis(BootClock::now() - won_at));
-
-  BootTime next_reread = BootClock::now() + options_.reread_interval;
-  while (true) {
-    std::vector<etcd::WatchEvent> events = WaitForEvents(next_reread);
-    if (stopping()) {
-      watcher.reset();
-      hooks_->Deactivate();
-      FinishStop(&leadership);
-      return Outcome::kStop;
-    }
-    if (SessionDone()) return deposed("lease lost (etcd unreachable or the lease expired)");
-    for (const etcd::WatchEvent& event : events) {
-      if (event.kv.key != active_key_) continue;
-      if (event.type == etcd::WatchEvent::Type::kDelete || event.kv.create_revision != epoch) {
-        return deposed("the active key was removed or taken");
-      }
-    }
-    if (BootClock::now() >= next_reread || watcher->compacted()) {
-      // L4: re-read the key; a watch that missed the loss must not keep us active.
-      auto current = client_->Get(active_key_, RequestDeadline());
-      if (current.ok() && (!current->has_value() || (*current)->create_revision != epoch)) {
-        return deposed("the active key is no longer ours");
-      }
-      if (watcher->compacted()) {
-        watcher.reset();
-        watcher = WatchActiveKey(0);
-      }
-      next_reread = BootClock::now() + options_.reread_interval;
-    }
-  }
 }
 
 void Replica::FinishStop(const Leadership* leadership) {

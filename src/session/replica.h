@@ -7,14 +7,24 @@
 //   campaign   S1: create the active key if it does not exist; the winner's epoch is its
 //              CreateRevision
 //   standby    watch the active key (L4: resumes from its revision; a linearizable re-read every
-//              reread_interval backs it up). An active proven dead on this machine (S3) is
-//              removed at once. When the key is gone, take over: at once after a
-//              clean resign (L1 marker) or with same-machine proof of death (S3), otherwise only
-//              serve_grant + margin after seeing it gone (S3), so an old active that can no longer
-//              renew has stopped answering by S2
+//              reread_interval backs it up) and the active itself (L2). The S3 triggers end the
+//              active's epoch early (fenced delete + lease revoke, replica_standby.cc):
+//                proof    it died on this machine (same boot ID and pid namespace, PID gone)
+//                refused  its liveness stream broke and its address refuses connections
+//                stream   its liveness stream broke and did not come back
+//                suspect  etcd shows its lease not renewed for longer than suspect_after
+//              Only proof acts on an active younger than min_active_time (L7). When the key is
+//              gone, take over: at once after a clean resign (L1 marker) or with proof, otherwise
+//              only serve_grant + margin after seeing it gone (S3), so an old active that can no
+//              longer renew has stopped answering by S2 — which makes a wrong trigger harmless.
+//              L7: a switchover names the standby that should win and the others defer to it; a
+//              standby defers to a live one of higher priority and while its copy lags; a
+//              replica that just lost or gave up the role waits a jittered backoff.
 //   active     S7: Initializing until ReplicaHooks::Activate() returns, then a fenced write of
 //              State: Healthy; serve while the Session's serve grant holds (S2); deposed when the
-//              session is done or the key changes hands
+//              session is done or the key changes hands. L6: a Watchdog probes the serving path
+//              and makes a fenced write; the lease is renewed only while it passes.
+//   handoff    HandOff(): stop answering, resign naming the successor, stand by (switchover).
 //   lost etcd  S6: never exits. A done session is replaced by a new one and the loop starts over.
 //
 // Exclusive mode (active_standby == false): before its campaign a replica looks at the holder.
@@ -40,14 +50,18 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "etcd/client.h"
 #include "etcd/watcher.h"
 #include "session/election.h"
 #include "session/keys.h"
+#include "session/liveness.h"
+#include "session/replica_observer.h"
 #include "session/session.h"
 #include "session/session_info.h"
+#include "session/watchdog.h"
 
 namespace coordha::session {
 
@@ -61,6 +75,12 @@ class ReplicaHooks {
   virtual absl::Status Activate(const Leadership& leadership, Deadline deadline) = 0;
   // This replica is no longer active (deposed, session lost, or stopping). Stop active-only work.
   virtual void Deactivate() = 0;
+  // L6: the active's serving path answers within `deadline` (the host probes its own RPC server).
+  // Runs on the watchdog's thread. REQUIRES: returns by `deadline`. Default: OK.
+  virtual absl::Status Probe(Deadline /*deadline*/) { return absl::OkStatus(); }
+  // L5/L7: how many changes to the coordinator's state this standby's copy has not applied yet
+  // (0: current). Asked about once a second on the loop thread. Default: 0 (no state).
+  virtual absl::StatusOr<int64_t> StandbyLag(Deadline /*deadline*/) { return 0; }
 };
 
 enum class ReplicaState {
@@ -83,6 +103,12 @@ struct ReplicaStatus {
   int64_t active_epoch = 0;
   int64_t lease_id = 0;
   int64_t failovers_won = 0;  // times this replica became active
+  // L5: the standby's copy lag (ReplicaHooks::StandbyLag); -1 unknown. 0 while active.
+  int64_t lag_revisions = -1;
+  // The last takeover by this replica: how the previous epoch ended (ReplicaObserver::OnTakeover)
+  // and how long from seeing it end to serving. Empty / 0 until the first.
+  std::string last_takeover_cause;
+  Duration last_takeover_took{};
 };
 
 struct ReplicaOptions {
@@ -109,7 +135,32 @@ struct ReplicaOptions {
   Duration standby_log_interval = std::chrono::seconds(10);
   // Longest single etcd request of the loop. Default: 3 s.
   Duration request_timeout = std::chrono::seconds(3);
+  // L2: watches the active's liveness stream from a standby. Borrowed; must outlive the replica.
+  // nullptr: no stream triggers (lease suspicion and proof still apply). Default: nullptr.
+  LivenessMonitor* liveness = nullptr;
+  // S3 suspect trigger: end the active's epoch once etcd shows its lease not renewed for longer
+  // than this (checked every suspect_poll_interval with LeaseTimeToLive, whose whole seconds make
+  // the effective threshold up to 1 s longer). Zero: off. Default: 2 s.
+  Duration suspect_after = std::chrono::seconds(2);
+  Duration suspect_poll_interval = std::chrono::milliseconds(250);
+  // L7: an active younger than this (as this standby first saw its epoch) is ended early only on
+  // proof. Default: 0 (off).
+  Duration min_active_time = Duration::zero();
+  // L7: how long standbys not named by a switchover (and the resigning replica itself) wait for
+  // the named one before campaigning anyway. Default: 2 s.
+  Duration handoff_defer = std::chrono::seconds(2);
+  // L7: how long a standby waits for a live standby of higher priority to win. Default: 300 ms.
+  Duration priority_defer = std::chrono::milliseconds(300);
+  // L6: the active's watchdog. `watchdog_enabled` false turns it off. Default: on, 500 ms / 2 s.
+  bool watchdog_enabled = true;
+  WatchdogOptions watchdog;
+  // Metrics. Borrowed; must outlive the replica. nullptr: none. Default: nullptr.
+  ReplicaObserver* observer = nullptr;
 };
+
+// Checks a switchover target before the active resigns to it; OK when fit to take over. Runs on
+// the caller's thread of HandOff().
+using HandoffCheck = std::function<absl::Status(const SessionInfo& target, Deadline deadline)>;
 
 class Replica {
  public:
@@ -137,6 +188,17 @@ class Replica {
   // after it, the lease is left to expire. Safe to call twice.
   void Stop(Deadline deadline);
 
+  // Switchover (L1 without exiting): the active stops answering, resigns with one fenced Txn that
+  // names `to_server_id` as the successor (0: none; `coordha resign`), and stands by; the named
+  // standby takes over at once, the others defer (L7). Returns the epoch that ended. Errors:
+  // kFailedPrecondition this replica is not the serving active (the message names the active) or
+  //                     the target is not fit (`check`'s error);
+  // kInvalidArgument    the target is this replica;
+  // kNotFound           the target has no live session of this role;
+  // kDeadlineExceeded   the loop did not resign by `deadline` (it may still).
+  absl::StatusOr<int64_t> HandOff(int64_t to_server_id, const HandoffCheck& check,
+                                  Deadline deadline);
+
   // Set when exclusive mode refused to start (the thread has ended). OK otherwise.
   absl::Status refusal() const;
   // Blocks until `pred(status())` holds or `deadline` passes. True if it held.
@@ -148,19 +210,45 @@ class Replica {
     SessionInfo info;
   };
   enum class Outcome { kContinue, kStop };
+  // What RunStandby learned when the active key went away: when the winner may serve (S3), how
+  // the epoch ended, and how long to wait before campaigning (L7).
+  struct Takeover {
+    BootTime serve_not_before{};
+    BootTime gone_at{};
+    std::string cause = "none";
+    BootTime campaign_not_before{};
+  };
+  struct HandoffRequest {
+    int64_t to = 0;
+    bool taken = false;  // the loop is performing it
+    bool done = false;
+    absl::StatusOr<int64_t> result = absl::UnknownError("pending");
+  };
 
   Replica(etcd::Client* client, ReplicaOptions options, ReplicaHooks* hooks);
   void Run(std::stop_token stop);
   // Each returns kStop when the loop must end.
   Outcome EnsureSession();
   Outcome EnforceExclusive();
-  // Standby until the active key is gone; sets *serve_not_before to when a winner may serve (S3).
-  Outcome RunStandby(Holder holder, int64_t watch_from, BootTime* serve_not_before);
-  Outcome RunActive(const Leadership& leadership, int64_t watch_from, BootTime serve_not_before);
+  // Standby until the active key is gone; fills *takeover (replica_standby.cc).
+  Outcome RunStandby(Holder holder, int64_t watch_from, Takeover* takeover);
+  // What the end of `holder`'s epoch means for this replica (S3 wait, L7 deferral).
+  Takeover PlanTakeover(const Holder& holder, const std::string& trigger);
+  // Active until deposed, stopped or handed off (replica_active.cc). Sets *handed_off.
+  Outcome RunActive(const Leadership& leadership, int64_t watch_from, const Takeover& takeover,
+                    bool* handed_off);
+  // The handoff of RunActive: stop answering, resign naming the successor.
+  void PerformHandoff(const Leadership& leadership, int64_t to);
+  std::unique_ptr<Watchdog> StartWatchdog(const Leadership& leadership);
+  void ClearWatchdog();
+  // The live sessions of this role (for priorities and handoff targets).
+  void RefreshPeers();
+  // S3: ends `holder`'s epoch early (fenced delete + lease revoke) for `reason`. True if removed.
+  bool EndEpochEarly(const Holder& holder, absl::string_view reason);
   // After BeginStop(): waits for Stop(), then resigns (when `leadership`) and revokes the lease.
   void FinishStop(const Leadership* leadership);
   // S3: removes the key (fenced by its epoch) and lease of a holder proven dead. True if removed.
-  bool RemoveDeadHolder(const Holder& holder);
+  bool RemoveDeadHolder(const Holder& holder) { return EndEpochEarly(holder, "proof"); }
   // True when `holder` is this replica itself (an epoch it no longer serves).
   bool IsOwnAbandonedEpoch(const Holder& holder) const;
 
@@ -184,6 +272,8 @@ class Replica {
   ReplicaHooks* const hooks_;
   const std::string active_key_;
   const std::string resigned_key_;
+  const std::string handoff_key_;
+  const std::string watchdog_key_;
   const ProcessIdentity self_;
 
   mutable Mutex mu_;
@@ -197,6 +287,16 @@ class Replica {
   // Replaced only by the loop thread, and only outside mu_'s critical sections that call into it
   // (its keepalive thread takes mu_ in on_done).
   std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);
+  // L2: the trigger a liveness watch reported for `liveness_epoch_` ("" none).
+  std::string liveness_trigger_ ABSL_GUARDED_BY(mu_);
+  int64_t liveness_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // L6: the active's watchdog, asked by the keepalive thread before each renewal.
+  std::unique_ptr<Watchdog> watchdog_ ABSL_GUARDED_BY(mu_);
+  bool watchdog_fenced_ ABSL_GUARDED_BY(mu_) = false;
+  // A pending switchover, set by HandOff() and served by the loop while active.
+  HandoffRequest* handoff_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The live sessions of this role, read when an epoch ends (loop thread only).
+  std::vector<SessionInfo> peers_;
 
   std::jthread thread_;  // last: started after every member above is ready
 };

@@ -23,9 +23,17 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(etcd::Client* client,
   std::unique_ptr<Session> session(new Session(client, std::move(options), lease));
   etcd::KeepAliveCallbacks callbacks;
   callbacks.on_lost = session->options_.on_done;
+  if (session->options_.on_renewed) {
+    callbacks.on_renewed = [on_renewed =
+                                session->options_.on_renewed](const etcd::LeaseRenewal& r) {
+      on_renewed(BootClock::now() - r.sent_at);
+    };
+  }
   // S2: renew every g/3, so a healthy active always holds a fresh grant.
   session->keepalive_ = etcd::LeaseKeepAlive::Start(
-      client, lease, etcd::KeepAliveOptions{.interval = session->options_.serve_grant / 3},
+      client, lease,
+      etcd::KeepAliveOptions{.interval = session->options_.serve_grant / 3,
+                             .may_renew = session->options_.may_renew},
       std::move(callbacks));
   return session;
 }

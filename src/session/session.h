@@ -38,6 +38,10 @@ struct SessionOptions {
   Duration serve_grant = std::chrono::seconds(1);
   // Called once when the session is done (lease lost). Keepalive thread; must not block.
   std::function<void(const absl::Status&)> on_done;
+  // Each acknowledged renewal with its round trip. Keepalive thread; must not block. May be empty.
+  std::function<void(Duration rtt)> on_renewed;
+  // L6: asked before each renewal; false holds it back (see KeepAliveOptions::may_renew).
+  std::function<bool()> may_renew;
 };
 
 // The safety margin subtracted from the serve grant: max(50 ms, 2 % of g) (DESIGN.md §4).
