@@ -57,6 +57,20 @@ CLI::App* AddCtlCommand(CLI::App& app, CtlOptions* options,
 // `coordha ctl ...`: one call to rootcoord's active through the client library.
 int CtlCommand(const config::Config& config, const CtlOptions& options);
 
+struct SwitchoverOptions {
+  std::string role;
+  int64_t to_server_id = 0;     // --to; 0 = any standby (and always for `resign`)
+  double timeout_seconds = 10;  // --timeout: for the resign and the new active to be Healthy
+  bool json = false;            // --json
+};
+// Adds `switchover` and `resign` to `app`, both filling `*options`. Returns `switchover`; the
+// caller finds `resign` with app.get_subcommand("resign").
+CLI::App* AddSwitchoverCommands(CLI::App& app, SwitchoverOptions* options,
+                                const std::function<void(CLI::App*)>& add_config_flags);
+// `coordha switchover` / `coordha resign`: the active resigns cleanly (naming `to_server_id`
+// when set), then prints the new active and its epoch.
+int SwitchoverCommand(const config::Config& config, const SwitchoverOptions& options);
+
 }  // namespace coordha::cli
 
 #endif  // COORDHA_CLI_COMMANDS_H_

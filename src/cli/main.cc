@@ -55,6 +55,11 @@ int main(int argc, char** argv) {
   coordha::cli::CtlOptions ctl_options;
   CLI::App* ctl = coordha::cli::AddCtlCommand(app, &ctl_options, add_config_flags);
 
+  coordha::cli::SwitchoverOptions switchover_options;
+  CLI::App* switchover =
+      coordha::cli::AddSwitchoverCommands(app, &switchover_options, add_config_flags);
+  CLI::App* resign = app.get_subcommand("resign");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -75,6 +80,10 @@ int main(int argc, char** argv) {
   if (run->parsed()) return coordha::cli::RunCommand(*config, role);
   if (status->parsed()) return coordha::cli::StatusCommand(*config, status_options);
   if (ctl->parsed()) return coordha::cli::CtlCommand(*config, ctl_options);
+  if (switchover->parsed() || resign->parsed()) {
+    if (resign->parsed()) switchover_options.to_server_id = 0;
+    return coordha::cli::SwitchoverCommand(*config, switchover_options);
+  }
   up_options.config_file = config_file;
   up_options.sets = sets;
   up_options.self_binary = SelfBinary(argv[0]);
