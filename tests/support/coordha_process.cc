@@ -54,7 +54,12 @@ CoordhaProcess::CoordhaProcess(Options options, int grpc_port, int metrics_port)
 
 std::vector<std::string> CoordhaProcess::Argv() const {
   const std::string prefix = RoleKeyPrefix(options_.role);
-  std::vector<std::string> argv = {
+  std::vector<std::string> argv = options_.wrapper;
+  if (!options_.env.empty()) {
+    argv.push_back("/usr/bin/env");  // execs the binary: the pid stays the coordha process's
+    argv.insert(argv.end(), options_.env.begin(), options_.env.end());
+  }
+  std::vector<std::string> command = {
       CoordhaBinary(),
       "run",
       options_.role,
@@ -73,6 +78,7 @@ std::vector<std::string> CoordhaProcess::Argv() const {
       "--set",
       "common.session.serveGrant=" + options_.serve_grant,
   };
+  argv.insert(argv.end(), command.begin(), command.end());
   if (!options_.root_path.empty()) {
     argv.push_back("--set");
     argv.push_back("etcd.rootPath=" + options_.root_path);

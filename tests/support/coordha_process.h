@@ -39,6 +39,10 @@ class CoordhaProcess {
     int grpc_port = 0;              // 0: a free loopback port
     std::vector<std::string> sets;  // more --set key=value
     std::string root_path;          // etcd.rootPath; "" = default
+    std::vector<std::string> env;   // extra environment, "NAME=value" (e.g. test hooks)
+    // A command the process runs under, e.g. {"unshare", "--pid", "--fork", "--kill-child"};
+    // signals then go to the wrapper (which must pass them on or kill its child).
+    std::vector<std::string> wrapper;
   };
 
   static absl::StatusOr<std::unique_ptr<CoordhaProcess>> Start(Options options);
