@@ -150,6 +150,24 @@ absl::StatusOr<ClusterView> ReadClusterView(etcd::Client& client, const std::str
             [](const SessionRow& a, const SessionRow& b) {
               return std::tie(a.role, a.server_id) < std::tie(b.role, b.server_id);
             });
+  // The last takeover of each role; a failed read only leaves them out.
+  const std::string failover_prefix = session::Keys(meta_root).FailoverPrefix();
+  auto failovers = client.Range(failover_prefix, etcd::RangeOptions{.prefix = true}, deadline);
+  if (failovers.ok()) {
+    for (const etcd::KeyValue& kv : failovers->kvs) {
+      const std::string role = kv.key.substr(failover_prefix.size());
+      nlohmann::json j = nlohmann::json::parse(kv.value, nullptr, false);
+      if (!j.is_object() || roles.find(role) == roles.end()) continue;
+      RoleSummary::LastFailover& f = roles[role].last_failover;
+      f.epoch = j.value("epoch", int64_t{0});
+      f.server_id = j.value("serverId", int64_t{0});
+      f.cause = j.value("cause", std::string());
+      f.took_ms = j.value("tookMs", int64_t{0});
+      f.at_unix_ms = j.value("atUnixMs", int64_t{0});
+      f.previous_server_id = j.value("previousServerId", int64_t{0});
+      f.previous_epoch = j.value("previousEpoch", int64_t{0});
+    }
+  }
   for (auto& [role, summary] : roles) view.roles.push_back(std::move(summary));
   return view;
 }
@@ -192,6 +210,18 @@ std::string RenderTable(const ClusterView& view) {
                       ", which has no session\n");
     }
   }
+  for (const RoleSummary& role : view.roles) {
+    const RoleSummary::LastFailover& f = role.last_failover;
+    if (f.epoch == 0) continue;
+    char when[32] = "?";
+    const time_t t = static_cast<time_t>(f.at_unix_ms / 1000);
+    tm local{};
+    if (localtime_r(&t, &local) != nullptr)
+      strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &local);
+    absl::StrAppend(&out, role.role, ": last failover ", when, ": server ", f.server_id,
+                    " took over from server ", f.previous_server_id, " (", f.cause, "), serving ",
+                    f.took_ms, " ms after epoch ", f.previous_epoch, " ended\n");
+  }
   for (const std::string& problem : view.problems) {
     absl::StrAppend(&out, "unreadable: ", problem, "\n");
   }
@@ -221,6 +251,16 @@ std::string RenderJson(const ClusterView& view) {
                             {"epoch", role.epoch}};
     if (role.active_server_id != 0) entry["activeServerId"] = role.active_server_id;
     if (role.coordinator) entry["hasActive"] = role.active_server_id != 0;
+    const RoleSummary::LastFailover& f = role.last_failover;
+    if (f.epoch != 0) {
+      entry["lastFailover"] = {{"epoch", f.epoch},
+                               {"serverId", f.server_id},
+                               {"cause", f.cause},
+                               {"tookMs", f.took_ms},
+                               {"atUnixMs", f.at_unix_ms},
+                               {"previousServerId", f.previous_server_id},
+                               {"previousEpoch", f.previous_epoch}};
+    }
     roles.push_back(std::move(entry));
   }
   nlohmann::json out = {{"sessions", std::move(sessions)},

@@ -45,6 +45,17 @@ struct RoleSummary {
   std::string active_state;  // the active key's State; "" when no active
   int64_t active_pid = 0;
   int sessions = 0;
+  // The last takeover (<meta>/coordha/failover/<role>, written by the winner with its Healthy
+  // state): who took over from whom, why the old epoch ended, how long until serving.
+  struct LastFailover {
+    int64_t epoch = 0;  // 0: none recorded
+    int64_t server_id = 0;
+    std::string cause;  // "proof", "refused", "suspect", "switchover", "resigned", ...
+    int64_t took_ms = 0;
+    int64_t at_unix_ms = 0;
+    int64_t previous_server_id = 0;
+    int64_t previous_epoch = 0;
+  } last_failover;
 };
 
 struct ClusterView {
@@ -55,15 +66,17 @@ struct ClusterView {
   std::vector<std::string> problems;  // keys that could not be parsed, one line each
 };
 
-// Reads the view: one Range of the session prefix, then one TimeToLive per session lease.
+// Reads the view: one Range of the session prefix, one of the failover records, then one
+// TimeToLive per session lease.
 // `meta_root` is EtcdConfig::MetaRoot(). Errors: the Range's (a failed TimeToLive only leaves
 // lease_ttl_left at -1).
 absl::StatusOr<ClusterView> ReadClusterView(etcd::Client& client, const std::string& meta_root,
                                             Deadline deadline);
 
 // The aligned table (ROLE SERVER ADDRESS ACTIVE STATE EPOCH LEASE-LEFT VERSION PID HOST), then a
-// line "<role>: no active!" for each coordinator role with sessions but no active. Ends with a
-// newline. An empty view is the single line "no sessions under <prefix>".
+// line "<role>: no active!" for each coordinator role with sessions but no active, and one line
+// per role with its last failover. Ends with a newline. An empty view is the single line "no
+// sessions under <prefix>".
 std::string RenderTable(const ClusterView& view);
 
 // The JSON object {"sessions":[...], "roles":[...], "prefix":..., "revision":...}, one line.

@@ -128,9 +128,12 @@ std::map<std::string, http::Handler> Routes(const std::string& role, const std::
   std::map<std::string, http::Handler> routes;
   routes["/healthz"] = [] { return http::Response{.body = "ok\n"}; };
   routes["/readyz"] = [replica, gate] {
-    // Ready for its role: a serving active or a registered standby (rollouts count standbys).
-    const session::ReplicaState state = replica->status().state;
-    const bool ready = gate->Serving() || state == session::ReplicaState::kStandby;
+    // Ready for its role: a serving active, or a registered standby whose copy is current (L5),
+    // so rollouts and disruption budgets count standbys that could take over now.
+    const session::ReplicaStatus status = replica->status();
+    const session::ReplicaState state = status.state;
+    const bool ready =
+        gate->Serving() || (state == session::ReplicaState::kStandby && status.lag_revisions == 0);
     return http::Response{.status = ready ? 200 : 503,
                           .body = absl::StrCat(session::ReplicaStateName(state), "\n")};
   };

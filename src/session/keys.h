@@ -9,6 +9,8 @@
 //   <root>/<meta>/coordha/handoff/<role>       "<epoch> <serverID>": that clean resign named the
 //                                              standby that should win (switchover); others defer
 //   <root>/<meta>/coordha/watchdog/<role>      the active's L6 watchdog write (its epoch)
+//   <root>/<meta>/coordha/failover/<role>      the last takeover: JSON {epoch, serverId, cause,
+//                                              tookMs, atUnixMs, previousServerId, previousEpoch}
 #ifndef COORDHA_SESSION_KEYS_H_
 #define COORDHA_SESSION_KEYS_H_
 
@@ -35,6 +37,8 @@ class Keys {
   std::string HandoffKey(const std::string& role) const {
     return meta_root_ + "/coordha/handoff/" + role;
   }
+  std::string FailoverPrefix() const { return meta_root_ + "/coordha/failover/"; }
+  std::string FailoverKey(const std::string& role) const { return FailoverPrefix() + role; }
   std::string WatchdogKey(const std::string& role) const {
     return meta_root_ + "/coordha/watchdog/" + role;
   }

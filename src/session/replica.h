@@ -217,6 +217,8 @@ class Replica {
     BootTime gone_at{};
     std::string cause = "none";
     BootTime campaign_not_before{};
+    int64_t previous_server_id = 0;  // the epoch that ended; 0 when none was known
+    int64_t previous_epoch = 0;
   };
   struct HandoffRequest {
     int64_t to = 0;
@@ -237,17 +239,19 @@ class Replica {
   // Active until deposed, stopped or handed off (replica_active.cc). Sets *handed_off.
   Outcome RunActive(const Leadership& leadership, int64_t watch_from, const Takeover& takeover,
                     bool* handed_off);
+  static std::string TakeoverRecord(const Takeover& takeover, int64_t epoch, int64_t server_id);
   // The handoff of RunActive: stop answering, resign naming the successor.
   void PerformHandoff(const Leadership& leadership, int64_t to);
   std::unique_ptr<Watchdog> StartWatchdog(const Leadership& leadership);
   void ClearWatchdog();
   // The live sessions of this role (for priorities and handoff targets).
   void RefreshPeers();
-  // S3: ends `holder`'s epoch early (fenced delete + lease revoke) for `reason`. True if removed.
+  // S3: ends `holder`'s epoch early for `reason` (its lease revoked, then a fenced delete of the
+  // key). True when that epoch is over (ended here or already); false when etcd did not answer.
   bool EndEpochEarly(const Holder& holder, absl::string_view reason);
   // After BeginStop(): waits for Stop(), then resigns (when `leadership`) and revokes the lease.
   void FinishStop(const Leadership* leadership);
-  // S3: removes the key (fenced by its epoch) and lease of a holder proven dead. True if removed.
+  // S3: EndEpochEarly() for a holder proven dead on this machine.
   bool RemoveDeadHolder(const Holder& holder) { return EndEpochEarly(holder, "proof"); }
   // True when `holder` is this replica itself (an epoch it no longer serves).
   bool IsOwnAbandonedEpoch(const Holder& holder) const;

@@ -5,10 +5,27 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "nlohmann/json.hpp"
 #include "session/replica.h"
 #include "session/replica_internal.h"
 
 namespace coordha::session {
+
+// The value of the failover key (session/keys.h), written with the Healthy state: `tookMs` runs
+// from the old epoch's end to that write.
+std::string Replica::TakeoverRecord(const Takeover& takeover, int64_t epoch, int64_t server_id) {
+  const auto now_wall = std::chrono::system_clock::now().time_since_epoch();
+  nlohmann::json j = {
+      {"epoch", epoch},
+      {"serverId", server_id},
+      {"cause", takeover.cause},
+      {"tookMs", Millis(BootClock::now() - takeover.gone_at)},
+      {"atUnixMs", std::chrono::duration_cast<std::chrono::milliseconds>(now_wall).count()},
+      {"previousServerId", takeover.previous_server_id},
+      {"previousEpoch", takeover.previous_epoch},
+  };
+  return j.dump();
+}
 
 std::unique_ptr<Watchdog> Replica::StartWatchdog(const Leadership& leadership) {
   return Watchdog::Start(
@@ -83,11 +100,16 @@ Replica::Outcome Replica::RunActive(const Leadership& leadership, int64_t watch_
   }
   // S3: the previous active may still be inside its serve grant until serve_not_before.
   if (SleepUntil(takeover.serve_not_before)) return stop();
-  // S7: State Healthy in the active key, fenced (S1). Retry while the lease holds.
+  // S7: State Healthy in the active key, fenced (S1), with the record of this takeover for
+  // `coordha status`. Retry while the lease holds.
+  const std::string record = TakeoverRecord(takeover, epoch, server_id);
   while (true) {
     etcd::Txn txn;
     txn.success.push_back(
         etcd::TxnOp::Put(active_key_, InfoJson(SessionState::kHealthy), leadership.lease_id()));
+    if (takeover.cause != "none") {
+      txn.success.push_back(etcd::TxnOp::Put(options_.keys.FailoverKey(options_.role), record));
+    }
     auto written = leadership.FencedCommit(std::move(txn), RequestDeadline());
     if (written.ok()) break;
     if (IsFenced(written.status())) {

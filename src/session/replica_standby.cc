@@ -38,23 +38,36 @@ void Replica::RefreshPeers() {
 }
 
 bool Replica::EndEpochEarly(const Holder& holder, absl::string_view reason) {
-  // S3: fenced by the holder's epoch, so a newer active is never touched; then its lease, so its
-  // session key goes too and it cannot renew: it stops answering by S2 within its grant, and the
-  // winner waits that grant out unless `reason` is proof of death.
-  etcd::Txn txn;
-  txn.compares.push_back(etcd::Compare::CreateRevision(active_key_, etcd::Compare::Op::kEqual,
-                                                       holder.kv.create_revision));
-  txn.success.push_back(etcd::TxnOp::Delete(active_key_));
-  auto removed = client_->Commit(txn, RequestDeadline());
+  // S3: the lease goes first, so the key goes with it atomically and the old active cannot renew
+  // any more: from that moment it stops answering by S2 within its grant. Every standby measures
+  // its S3 wait from seeing the key gone, which is after the revoke — deleting the key first would
+  // leave a window in which the old active could still renew while another standby's wait had
+  // already started. The revoke is aimed by re-reading the key: only while it still holds this
+  // epoch on this lease. The fenced delete after it covers a key on no lease (or on ours).
   int64_t my_lease = 0;
   {
     MutexLock lock(&mu_);
     my_lease = status_.lease_id;
   }
+  bool ended = false;
   if (holder.kv.lease != 0 && holder.kv.lease != my_lease) {
-    (void)client_->LeaseRevoke(holder.kv.lease, RequestDeadline());
+    auto current = client_->Get(active_key_, RequestDeadline());
+    if (!current.ok()) return false;
+    if (!current->has_value() || (*current)->create_revision != holder.kv.create_revision) {
+      return true;  // that epoch is over already
+    }
+    if ((*current)->lease == holder.kv.lease) {
+      absl::Status revoked = client_->LeaseRevoke(holder.kv.lease, RequestDeadline());
+      if (!revoked.ok() && !absl::IsNotFound(revoked)) return false;
+      ended = revoked.ok();
+    }
   }
-  const bool ended = removed.ok() && removed->succeeded;
+  etcd::Txn txn;
+  txn.compares.push_back(etcd::Compare::CreateRevision(active_key_, etcd::Compare::Op::kEqual,
+                                                       holder.kv.create_revision));
+  txn.success.push_back(etcd::TxnOp::Delete(active_key_));
+  auto removed = client_->Commit(txn, RequestDeadline());
+  ended = ended || (removed.ok() && removed->succeeded);
   if (ended) {
     if (options_.observer != nullptr) options_.observer->OnRevoke(reason);
     std::string why = IsOwnAbandonedEpoch(holder) ? std::string("this replica's own ended epoch")
@@ -233,6 +246,8 @@ Replica::Outcome Replica::RunStandby(Holder holder, int64_t watch_from, Takeover
 Replica::Takeover Replica::PlanTakeover(const Holder& holder, const std::string& trigger) {
   Takeover plan;
   plan.gone_at = BootClock::now();
+  plan.previous_server_id = holder.info.server_id;
+  plan.previous_epoch = holder.kv.create_revision;
   // One read: did the epoch end by a clean resign (L1), and did it name a successor?
   etcd::Txn txn;
   txn.success.push_back(etcd::TxnOp::Get(resigned_key_));

@@ -46,11 +46,16 @@ absl::Status Watchdog::last_failure() const {
 
 void Watchdog::Run(std::stop_token stop) {
   bool failing = false;
+  BootTime next_write = BootClock::now();
   while (!stop.stop_requested()) {
     const BootTime started = BootClock::now();
     const Deadline deadline = Deadline::At(started + options_.timeout);
     absl::Status status = probe_(deadline);
-    if (status.ok()) status = fenced_write_(deadline);
+    // A check passes only when the fenced write, if one is due, committed too.
+    if (status.ok() && started >= next_write) {
+      status = fenced_write_(deadline);
+      if (status.ok()) next_write = started + options_.write_interval;
+    }
     if (IsFenced(status)) {
       if (on_fenced_) on_fenced_();
     }

@@ -5,7 +5,8 @@
 // active would hold the role forever. The Watchdog runs on its own thread while the replica is
 // active and, every `interval`, checks both halves of the job within `timeout`:
 //   1. `probe`: the serving path answers (the host sends an RPC through its own gRPC server);
-//   2. `fenced_write`: a write fenced by the epoch commits (S1), so etcd's write path works.
+//   2. `fenced_write` (every `write_interval`): a write fenced by the epoch commits (S1), so
+//      etcd's write path works for this active.
 // The Session asks RenewalAllowed() before each renewal (SessionOptions::may_renew). Once no check
 // has passed for `timeout`, renewals stop: the serve grant runs out within g (S2), standbys see the
 // lease not renewed (suspectAfter) and take over, or it expires by its TTL.
@@ -33,8 +34,11 @@ struct WatchdogOptions {
   // Time between checks. Default: 500 ms.
   Duration interval = std::chrono::milliseconds(500);
   // A check must pass within this; renewals stop once none passed for this long.
-  // REQUIRES: > interval. Default: 2 s.
+  // REQUIRES: > interval, > write_interval. Default: 2 s.
   Duration timeout = std::chrono::seconds(2);
+  // How often a check includes the fenced write (each write adds an etcd revision, so not at
+  // every check). Default: 1 s.
+  Duration write_interval = std::chrono::seconds(1);
 };
 
 class Watchdog {

@@ -117,7 +117,13 @@ TEST_F(FailoverTest, TwoThenThreeReplicas_ExactlyOneActiveInStatus) {
     auto active_page = p->HttpGet("/active");
     ASSERT_TRUE(active_page.ok()) << active_page.status();
     EXPECT_EQ(active_page->first, is_active ? 200 : 503);
-    EXPECT_EQ(p->HttpGet("/readyz")->first, 200);
+    // Ready: the active, and each standby once its copy is current (checked every second).
+    bool ready = false;
+    for (Deadline d = TestDeadline(); !ready && !d.Expired();) {
+      auto readyz = p->HttpGet("/readyz");
+      ready = readyz.ok() && readyz->first == 200;
+    }
+    EXPECT_TRUE(ready);
     EXPECT_EQ(p->HttpGet("/healthz")->first, 200);
     auto page = p->HttpGet("/status");
     ASSERT_TRUE(page.ok());

@@ -13,7 +13,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 WatchdogOptions Fast() {
-  return WatchdogOptions{.interval = milliseconds(10), .timeout = milliseconds(100)};
+  return WatchdogOptions{.interval = milliseconds(10),
+                         .timeout = milliseconds(100),
+                         .write_interval = milliseconds(10)};
 }
 
 // Polls `pred` until it holds or `d` passes (the watchdog's state is a function of time).
