@@ -44,6 +44,7 @@ absl::Status TimestampOracle::Recover(const session::Leadership& leadership, Dea
     logical_ = 0;
     saved_ = 0;  // nothing may be issued until the first save below commits
     last_wall_ = wall;
+    last_tick_at_ = BootClock::now();
   }
   absl::Status status = SaveBound(std::max(wall, previous_bound) + 1, deadline);
   if (!status.ok()) {
@@ -121,12 +122,15 @@ absl::Status TimestampOracle::Tick(Deadline deadline) {
     MutexLock lock(&mu_);
     if (!leadership_ || saved_ == 0) return absl::OkStatus();
     const int64_t wall = options_.wall_clock_ms();
-    // Invariant 6: follow the wall clock forward only; log large jumps.
-    const int64_t step = wall - last_wall_;
+    // Invariant 6: follow the wall clock forward only; log large jumps — measured against the
+    // monotonic clock, so a tick that was late (a slow etcd, a paused process) is not a jump.
+    const BootTime now = BootClock::now();
+    const int64_t step = (wall - last_wall_) - Ms(now - last_tick_at_);
     if (std::abs(step) >= Ms(options_.clock_jump_warning)) {
       spdlog::warn("rootcoord: wall clock jumped {} ms; timestamps stay monotonic", step);
     }
     last_wall_ = wall;
+    last_tick_at_ = now;
     if (wall > physical_) {
       physical_ = wall;
       logical_ = 0;

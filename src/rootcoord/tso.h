@@ -109,6 +109,7 @@ class TimestampOracle {
   uint64_t logical_ ABSL_GUARDED_BY(mu_) = 0;  // next logical to issue within physical_
   int64_t saved_ ABSL_GUARDED_BY(mu_) = 0;     // bound saved in etcd (exclusive), ms
   int64_t last_wall_ ABSL_GUARDED_BY(mu_) = 0;
+  BootTime last_tick_at_ ABSL_GUARDED_BY(mu_){};  // when last_wall_ was read
 };
 
 }  // namespace coordha::rootcoord

@@ -94,6 +94,11 @@ Replica::Outcome Replica::RunStandby(Holder holder, int64_t watch_from, Takeover
   BootTime next_proof_check = BootClock::now();
   BootTime next_suspect_check = BootClock::now() + options_.suspect_poll_interval;
   BootTime next_lag_check = BootClock::now();
+  // Lease suspicion (S3): the unrenewed seconds etcd last reported, and since when etcd has
+  // answered every poll without showing a renewal.
+  int64_t last_unrenewed = -1;
+  int64_t suspect_epoch = 0;
+  BootTime suspect_streak_since{};
   std::string trigger;  // the S3 trigger this replica acted on, "" when none
   bool gone = false;
   while (!gone) {
@@ -205,11 +210,20 @@ Replica::Outcome Replica::RunStandby(Holder holder, int64_t watch_from, Takeover
                               Deadline::In(std::max(options_.suspect_poll_interval * 2,
                                                     Duration(std::chrono::milliseconds(500)))));
       if (ttl.ok() && ttl->ttl_seconds >= 0 && ttl->granted_ttl_seconds > 0) {
-        const double unrenewed =
-            static_cast<double>(ttl->granted_ttl_seconds - ttl->ttl_seconds - 1);
-        if (unrenewed >= Seconds(options_.suspect_after)) {
+        const int64_t unrenewed = ttl->granted_ttl_seconds - ttl->ttl_seconds - 1;
+        // Count only what this standby watched with etcd answering: a streak of answers with no
+        // renewal in between. After etcd itself stalled (this poll failing too), the first answer
+        // shows a stale lease that the active renews right away; that must not depose it.
+        if (suspect_epoch != holder.kv.create_revision || last_unrenewed < 0 ||
+            unrenewed < last_unrenewed) {
+          suspect_streak_since = BootClock::now();
+          suspect_epoch = holder.kv.create_revision;
+        }
+        last_unrenewed = unrenewed;
+        if (static_cast<double>(unrenewed) >= Seconds(options_.suspect_after) &&
+            BootClock::now() - suspect_streak_since >= options_.session.serve_grant) {
           spdlog::warn(
-              "{}: active server {} (epoch {}) has not renewed its lease for over {:.1f} s "
+              "{}: active server {} (epoch {}) has not renewed its lease for over {} s "
               "(suspectAfter {:.1f} s); ending its epoch",
               options_.role, holder.info.server_id, holder.kv.create_revision, unrenewed,
               Seconds(options_.suspect_after));
@@ -218,6 +232,8 @@ Replica::Outcome Replica::RunStandby(Holder holder, int64_t watch_from, Takeover
             trigger = "suspect";
           }
         }
+      } else {
+        last_unrenewed = -1;  // no answer: the streak is broken
       }
       next_suspect_check = BootClock::now() + options_.suspect_poll_interval;
     }

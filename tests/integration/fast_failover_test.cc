@@ -226,6 +226,29 @@ TEST_F(FastFailoverTest, SuspectAfter_PausedActiveLosesRoleBeforeItsTtl_AndAnswe
   EXPECT_EQ(recorder.StaleAnswers(), "") << a->LogText();
 }
 
+TEST_F(FastFailoverTest, SuspectAfter_EtcdStallLongerThanSuspectAfterDoesNotMoveTheRole_L7) {
+  // etcd itself stalls: nobody can renew, nobody can look. When it answers again the active's
+  // lease looks unrenewed for longer than suspectAfter, but the standby has not watched that with
+  // etcd answering, and the active renews at once: the role stays where it is.
+  CoordhaProcess::Options options = Options();
+  options.ttl_seconds = 10;
+  options.sets = {"common.session.suspectAfter=1s"};
+  CoordhaProcess* a = Start(options);
+  ASSERT_TRUE(a->AwaitState(Healthy, TestDeadline())) << a->LogText();
+  CoordhaProcess* b = Start(options);
+  ASSERT_TRUE(b->AwaitState(StandBy, TestDeadline())) << b->LogText();
+  const int64_t epoch = a->Query(TestDeadline())->state().epoch();
+
+  ASSERT_TRUE(etcd_->Pause(0).ok());
+  // The fault lasts a fixed time on purpose: longer than suspectAfter, shorter than the TTL.
+  std::this_thread::sleep_for(seconds(3));
+  ASSERT_TRUE(etcd_->Resume(0).ok());
+  ASSERT_TRUE(a->AwaitState(Healthy, TestDeadline())) << a->LogText();
+  EXPECT_EQ(a->Query(TestDeadline())->state().epoch(), epoch) << b->LogText();
+  EXPECT_TRUE(b->AwaitState(StandBy, TestDeadline()));
+  EXPECT_EQ(b->LogText().find("has not renewed its lease"), std::string::npos) << b->LogText();
+}
+
 TEST_F(FastFailoverTest, Watchdog_HungServingPathLosesTheRole_L6) {
   CoordhaProcess::Options options = Options();
   options.ttl_seconds = 10;
