@@ -18,6 +18,8 @@ PACKAGES=(
   etcd-server etcd-client openssl iproute2 procps
   # sanitizer and thread-safety builds
   clang clang-format
+  # checks of deploy/ (tests/deploy): compose file, YAML lint, the Helm chart checker
+  docker-compose yamllint python3 python3-yaml
 )
 
 missing=()
