@@ -29,6 +29,9 @@ struct ActiveServer {
   std::string address;    // gRPC "host:port" (the session's Address)
   int64_t server_id = 0;  // the session's ServerID
   int64_t epoch = 0;      // the active key's CreateRevision (S1)
+  // The active key says State Healthy (S7). Its change notifies the listener too, so a retry
+  // waiting out an INITIALIZING refusal goes the moment the new active is ready.
+  bool healthy = false;
 
   friend bool operator==(const ActiveServer&, const ActiveServer&) = default;
 };

@@ -197,16 +197,21 @@ Client::Endpoint& Client::EndpointFor(const std::string& address) {
   return *endpoint;
 }
 
-bool Client::Backoff(Duration d, Deadline deadline) {
+bool Client::Backoff(Duration d, Deadline deadline, int64_t seen_changes) {
   MutexLock lock(&mu_);
   stopped_.Await(
       &mu_,
       [&] {
         mu_.AssertHeld();
-        return stopping_;
+        return stopping_ || active_changes_ != seen_changes;
       },
       deadline.Min(Deadline::In(d)));
   return !stopping_ && !deadline.Expired();
+}
+
+int64_t Client::active_changes() const {
+  MutexLock lock(&mu_);
+  return active_changes_;
 }
 
 void Client::BeginAttempt(grpc::ClientContext* context, const std::string& address,
@@ -226,6 +231,10 @@ bool Client::EndAttempt(grpc::ClientContext* context) {
 void Client::OnActiveChanged(const std::string& role, const std::optional<ActiveServer>& active) {
   if (role != kRole) return;
   MutexLock lock(&mu_);
+  if (active) {
+    ++active_changes_;
+    stopped_.SignalAll();  // a retry sleeping in Backoff() goes now
+  }
   for (auto& [context, attempt] : in_flight_) {
     if (active && active->address == attempt.address &&
         (attempt.server_id == 0 || active->server_id == attempt.server_id)) {
@@ -282,9 +291,11 @@ absl::Status Client::Run(const char* method, bool ddl, Deadline deadline, const 
   };
 
   while (true) {
+    int64_t seen_changes = 0;
     {
       MutexLock lock(&mu_);
       if (stopping_) return absl::CancelledError("the client is stopping");
+      seen_changes = active_changes_;
     }
     if (deadline.Expired()) {
       return give_up(last_error.ok() ? absl::DeadlineExceededError("deadline passed") : last_error);
@@ -379,7 +390,7 @@ absl::Status Client::Run(const char* method, bool ddl, Deadline deadline, const 
       }
     }
     hops = 0;
-    if (!Backoff(backoff.Next(), deadline)) {
+    if (!Backoff(backoff.Next(), deadline, seen_changes)) {
       {
         MutexLock lock(&mu_);
         if (stopping_) return absl::CancelledError("the client is stopping");

@@ -196,8 +196,11 @@ class Client {
   // The resolver's listener: abandons attempts to a server that is no longer the active, so a call
   // stuck on a frozen active moves on as soon as the watch shows its successor.
   void OnActiveChanged(const std::string& role, const std::optional<ActiveServer>& active);
-  // Sleeps `d` or until the deadline or Stop(); false when the call must end.
-  bool Backoff(Duration d, Deadline deadline);
+  // Sleeps `d` or until the deadline, Stop(), or discovery names a new active after
+  // `seen_changes` (a retry then goes at once instead of sleeping through a finished failover);
+  // false when the call must end.
+  bool Backoff(Duration d, Deadline deadline, int64_t seen_changes);
+  int64_t active_changes() const;
 
   // Constant after construction.
   const ClientOptions options_;
@@ -206,8 +209,10 @@ class Client {
   std::unique_ptr<internal::TimestampBatcher> batcher_;  // null when batching is off
 
   mutable Mutex mu_;
-  CondVar stopped_;  // signalled by Stop()
+  CondVar stopped_;  // signalled by Stop() and when discovery names a new active
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // How many times discovery has named an active (it changes on every failover).
+  int64_t active_changes_ ABSL_GUARDED_BY(mu_) = 0;
   // S4: the highest rootcoord epoch seen in a reply or in etcd.
   int64_t highest_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   // The server that answered last, when its epoch is ahead of etcd's view (the watch lags a

@@ -18,8 +18,10 @@ constexpr Duration kReadRetryDelay = std::chrono::milliseconds(200);
 absl::StatusOr<ActiveServer> ActiveFromKey(const etcd::KeyValue& kv) {
   absl::StatusOr<session::SessionInfo> info = session::ParseSessionInfo(kv.value);
   if (!info.ok()) return Annotate(info.status(), kv.key);
-  return ActiveServer{
-      .address = info->address, .server_id = info->server_id, .epoch = kv.create_revision};
+  return ActiveServer{.address = info->address,
+                      .server_id = info->server_id,
+                      .epoch = kv.create_revision,
+                      .healthy = info->state == session::SessionState::kHealthy};
 }
 
 }  // namespace
