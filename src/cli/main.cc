@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "common/version.h"
 #include "config/config.h"
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
   CLI::App* switchover =
       coordha::cli::AddSwitchoverCommands(app, &switchover_options, add_config_flags);
   CLI::App* resign = app.get_subcommand("resign");
+  coordha::cli::BenchOptions bench_options;
+  CLI::App* bench = coordha::cli::AddBenchCommand(app, &bench_options, add_config_flags);
 
   try {
     app.parse(argc, argv);
@@ -84,6 +87,7 @@ int main(int argc, char** argv) {
     if (resign->parsed()) switchover_options.to_server_id = 0;
     return coordha::cli::SwitchoverCommand(*config, switchover_options);
   }
+  if (bench->parsed()) return coordha::cli::BenchCommand(*config, bench_options);
   up_options.config_file = config_file;
   up_options.sets = sets;
   up_options.self_binary = SelfBinary(argv[0]);
