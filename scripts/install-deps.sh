@@ -20,6 +20,8 @@ PACKAGES=(
   clang clang-format
   # checks of deploy/ (tests/deploy): compose file, YAML lint, the Helm chart checker
   docker-compose yamllint python3 python3-yaml
+  # the status page test renders the page in headless Chromium
+  chromium
 )
 
 missing=()

@@ -31,9 +31,12 @@ struct UpOptions {
   std::string config_file;  // passed on to every process
   std::vector<std::string> sets;  // passed on to every process
   std::string self_binary;        // path of this coordha binary
+  // --page-port: where the status page listens (127.0.0.1). 0: 9090, or a free port when 9090 is
+  // taken; an explicit port that is taken is an error.
+  int page_port = 0;
 };
 // `coordha up`: a local etcd (when none answers), two replicas of each coordinator, a live status
-// table; Ctrl-C stops everything.
+// table and status page (cli/status_page.h); Ctrl-C stops everything.
 int UpCommand(const config::Config& config, const UpOptions& options);
 
 struct CtlOptions {

@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
       "up", "run a local HA cluster: etcd, two replicas of each coordinator, a live status table");
   up->add_option("--dir", up_options.dir,
                  "directory for etcd data and logs (default ./coordha-up)");
+  up->add_option("--page-port", up_options.page_port,
+                 "port of the status page on 127.0.0.1 (default 9090, or a free one if taken)")
+      ->check(CLI::Range(1, 65535));
   add_config_flags(up);
 
   coordha::cli::CtlOptions ctl_options;

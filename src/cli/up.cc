@@ -5,6 +5,7 @@
 // L1) with a 5 s limit, then etcd. Signal handling is explicit (see child_process.h): `up` blocks
 // SIGINT/SIGTERM/SIGHUP/SIGCHLD and takes them with sigtimedwait on its main thread; children run
 // in their own process groups with an empty mask and die with `up` even when it is SIGKILLed.
+// The status page (status_page.h) runs on its own HTTP thread and shows what the loop read last.
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "absl/strings/strip.h"
 #include "cli/child_process.h"
 #include "cli/commands.h"
+#include "cli/status_page.h"
 #include "cli/status_view.h"
 #include "etcd/client.h"
 
@@ -39,6 +41,7 @@ constexpr int kReplicasPerRole = 2;
 constexpr int kLocalEtcdClientPort = 2379;
 constexpr int kLocalEtcdPeerPort = 2380;
 constexpr int kFirstMetricsPort = 9091;
+constexpr int kDefaultPagePort = 9090;
 constexpr auto kEtcdReadyTimeout = std::chrono::seconds(30);
 constexpr auto kGracefulStopTimeout = std::chrono::seconds(5);
 constexpr auto kEtcdStopTimeout = std::chrono::seconds(10);
@@ -101,6 +104,8 @@ class Up {
   // The etcd to use: an answering one, or a local one started here. Sets endpoints_, client_.
   // Returns an exit code when `up` cannot go on.
   std::optional<int> PrepareEtcd();
+  // Starts the status page on options_.page_port (or the default). Returns an exit code on error.
+  std::optional<int> StartStatusPage();
   std::optional<int> StartLocalEtcd();
   std::optional<int> StartCoordinators();
   absl::StatusOr<std::unique_ptr<etcd::Client>> Connect(const std::vector<std::string>& endpoints);
@@ -132,6 +137,7 @@ class Up {
   std::vector<std::string> endpoints_;  // what the coordinators are told
   bool local_etcd_ = false;
   std::unique_ptr<etcd::Client> client_;
+  std::unique_ptr<StatusPage> page_;  // from Run() on; serves until `up` returns
   std::unique_ptr<Child> etcd_;
   std::vector<std::unique_ptr<Child>> coordinators_;
   std::set<int> ports_taken_;  // ports handed out to children
@@ -179,6 +185,26 @@ absl::Status Up::StartChild(Child& child, const std::vector<std::string>& argv) 
   if (!process.ok()) return process.status();
   child.process = *std::move(process);
   return absl::OkStatus();
+}
+
+std::optional<int> Up::StartStatusPage() {
+  const bool is_default = options_.page_port == 0;
+  absl::StatusOr<std::unique_ptr<StatusPage>> page =
+      StatusPage::Start({.host = "127.0.0.1",
+                         .port = is_default ? kDefaultPagePort : options_.page_port,
+                         .port_is_default = is_default});
+  if (!page.ok()) {
+    std::fprintf(stderr, "coordha: %s\n", std::string(page.status().message()).c_str());
+    return kExitRuntimeError;
+  }
+  page_ = *std::move(page);
+  ports_taken_.insert(page_->port());
+  if (page_->fell_back()) {
+    Say(absl::StrCat("status page port ", kDefaultPagePort, " is taken; using ", page_->port(),
+                     " instead\n"));
+  }
+  Say(absl::StrCat("status page: ", page_->url(), "\n"));
+  return std::nullopt;
 }
 
 std::optional<int> Up::PrepareEtcd() {
@@ -367,6 +393,7 @@ std::string Up::Frame(const absl::StatusOr<ClusterView>& view) const {
     absl::StrAppend(&out, "try: kill -9 ", victim, " (the active ", victim_role,
                     "), then watch a standby take over\n");
   }
+  if (page_ != nullptr) absl::StrAppend(&out, "status page: ", page_->url(), "\n");
   absl::StrAppend(
       &out, "\n",
       view.ok() ? RenderTable(*view) : absl::StrCat("etcd: ", view.status().message(), "\n"));
@@ -442,6 +469,7 @@ int Up::Loop() {
     absl::StatusOr<ClusterView> view = ReadClusterView(
         *client_, config_.etcd.MetaRoot(),
         Deadline::In(std::min<Duration>(config_.etcd.request_timeout, std::chrono::seconds(1))));
+    page_->Publish(view);
     if (tty_) {
       exit_lines_.insert(exit_lines_.end(), exits.begin(), exits.end());
       Say("\033[H\033[2J" + Frame(view));
@@ -563,6 +591,7 @@ int Up::Run() {
                  error.message().c_str());
     return kExitRuntimeError;
   }
+  if (std::optional<int> code = StartStatusPage(); code.has_value()) return *code;
   if (std::optional<int> code = PrepareEtcd(); code.has_value()) return *code;
   if (std::optional<int> code = StartCoordinators(); code.has_value()) {
     const int stopped = StopAll();
