@@ -29,6 +29,7 @@
 #ifndef COORDHA_ETCD_CLIENT_H_
 #define COORDHA_ETCD_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,14 @@ struct ClientOptions {
   // Send etcd's require-leader flag: a member without a leader refuses calls (and cancels streams)
   // instead of serving stale data or hanging. Default: true.
   bool require_leader = true;
+  // Observability hooks (DESIGN.md §9); empty: none. Called on the calling thread (or the
+  // watcher's) after each call / each watch stream restart; must be cheap and not block.
+  //   on_request(op, took, code)  every unary call ("Range", "Txn", "LeaseKeepAlive", ...), with
+  //                               its total time across retries and its final code
+  //   on_watch_restart(reason)    a watch stream ended and is being resumed ("unavailable",
+  //                               "cancelled", ...), or was compacted ("compacted")
+  std::function<void(absl::string_view op, Duration took, absl::StatusCode code)> on_request;
+  std::function<void(absl::string_view reason)> on_watch_restart;
 };
 
 // Counters for observability and tests. Monotonic.

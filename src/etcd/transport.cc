@@ -263,6 +263,15 @@ absl::Status Transport::RefreshToken(const std::string& token_used, Deadline dea
 
 absl::Status Transport::Call(CallKind kind, absl::string_view op, Deadline deadline,
                              const Rpc& rpc) {
+  if (!options_.on_request) return CallWithRetries(kind, op, deadline, rpc);
+  const BootTime started = BootClock::now();
+  absl::Status result = CallWithRetries(kind, op, deadline, rpc);
+  options_.on_request(op, BootClock::now() - started, result.code());
+  return result;
+}
+
+absl::Status Transport::CallWithRetries(CallKind kind, absl::string_view op, Deadline deadline,
+                                        const Rpc& rpc) {
   deadline = deadline.OrIn(options_.request_timeout);
   const size_t n = endpoints_.size();
   const size_t start = preferred_.load();

@@ -73,6 +73,9 @@ class Transport {
 
  private:
   Transport(ClientOptions options, std::vector<std::unique_ptr<Endpoint>> endpoints);
+  // Call() without the on_request hook.
+  absl::Status CallWithRetries(CallKind kind, absl::string_view op, Deadline deadline,
+                               const Rpc& rpc);
   // True if `ep` is connected or connects before `deadline`. Without `patient`, an endpoint in
   // TRANSIENT_FAILURE is skipped at once (another endpoint is probably up).
   bool Connected(Endpoint& ep, Deadline deadline, bool patient);

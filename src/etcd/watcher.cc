@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -111,6 +112,11 @@ void Watcher::ReadLoop(std::stop_token stop) {
       ++restarts_;
     }
     if (callbacks_.on_restart) callbacks_.on_restart(why);
+    if (client_->options().on_watch_restart) {
+      std::string reason = absl::StatusCodeToString(why.code());
+      absl::AsciiStrToLower(&reason);
+      client_->options().on_watch_restart(reason);
+    }
     if (was_live) backoff = milliseconds(10);
     if (SleepFor(backoff)) return;
     backoff = std::min<Duration>(backoff * 2, milliseconds(1000));
@@ -193,6 +199,7 @@ absl::Status Watcher::RunStream(bool* ended, bool* was_live) {
         }
       }
       if (*ended) {
+        if (client_->options().on_watch_restart) client_->options().on_watch_restart("compacted");
         if (callbacks_.on_compacted) callbacks_.on_compacted(resp.compact_revision());
         break;
       }

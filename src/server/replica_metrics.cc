@@ -60,7 +60,20 @@ ReplicaMetrics::ReplicaMetrics(prometheus::Registry& registry, const std::string
                          .Register(registry)
                          .Add({{"role", role}}, prometheus::Histogram::BucketBoundaries{
                                                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                    0.1, 0.25, 0.5, 1})) {}
+                                                    0.1, 0.25, 0.5, 1})) {
+  // Every label value known in advance starts at 0, so dashboards and alerts see the series
+  // before the first event (a family with no series is not exported at all).
+  for (const char* result : {"won", "lost", "error"}) {
+    campaigns_.Add({{"role", role_}, {"result", result}});
+  }
+  for (const char* reason : {"proof", "refused", "stream", "suspect"}) {
+    revokes_.Add({{"role", role_}, {"reason", reason}});
+  }
+  for (const char* cause :
+       {"proof", "refused", "stream", "suspect", "expired", "resigned", "switchover"}) {
+    failovers_.Add({{"role", role_}, {"cause", cause}});
+  }
+}
 
 void ReplicaMetrics::Refresh() {
   if (replica_ == nullptr) return;

@@ -33,6 +33,7 @@
 #include "prometheus/registry.h"
 #include "rootcoord/root_coordinator.h"
 #include "server/replica_metrics.h"
+#include "server/request_metrics.h"
 #include "session/replica.h"
 
 namespace coordha::server {
@@ -230,7 +231,10 @@ int Run(const config::Config& config, Role role) {
   const config::RoleConfig& role_config = config.role(role);
 
   // S6: no I/O here; the replica keeps trying every endpoint until etcd answers.
-  auto client = etcd::Client::Create(config.etcd.ToClientOptions());
+  RequestMetrics request_metrics(registry_for_process(), role_name);
+  etcd::ClientOptions etcd_options = config.etcd.ToClientOptions();
+  request_metrics.Attach(etcd_options);
+  auto client = etcd::Client::Create(etcd_options);
   if (!client.ok()) {
     Fail(absl::StrCat("etcd: ", client.status().message()));
     return kExitUsage;
@@ -313,6 +317,9 @@ int Run(const config::Config& config, Role role) {
   // L2: no SO_REUSEPORT, so a second process cannot bind the active's port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&component);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(request_metrics.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : coordinator->Services()) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (grpc_server == nullptr || bound_port == 0) {

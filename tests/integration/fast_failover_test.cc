@@ -161,6 +161,28 @@ TEST_F(FastFailoverTest, KillNine_SameMachineProof_TakesOverWithoutWait_S3) {
   EXPECT_EQ(LastTakeoverCause(b), "proof") << b->LogText();
   EXPECT_NE(b->LogText().find("is dead on this host"), std::string::npos) << b->LogText();
   EXPECT_EQ(recorder.StaleAnswers(), "");
+
+  // DESIGN §9: the winner exports every HA metric, labelled with its role.
+  auto metrics = b->HttpGet("/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  for (const char* name :
+       {"coordha_role_active", "coordha_epoch", "coordha_failovers_total",
+        "coordha_takeover_seconds", "coordha_campaigns_total", "coordha_revokes_issued_total",
+        "coordha_serve_grant_remaining_seconds", "coordha_lease_remaining_seconds",
+        "coordha_keepalive_rtt_seconds", "coordha_standby_lag_revisions",
+        "coordha_tso_lead_seconds", "coordha_fenced_writes_total", "coordha_watch_restarts_total",
+        "coordha_etcd_request_seconds", "coordha_requests_total", "coordha_request_seconds"}) {
+    EXPECT_NE(metrics->second.find(absl::StrCat("# TYPE ", name, " ")), std::string::npos)
+        << name << " missing from\n"
+        << metrics->second;
+  }
+  EXPECT_NE(metrics->second.find("coordha_failovers_total{cause=\"proof\",role=\"rootcoord\"} 1"),
+            std::string::npos)
+      << metrics->second;
+  EXPECT_NE(
+      metrics->second.find("coordha_requests_total{code=\"OK\",method=\"GetComponentStates\""),
+      std::string::npos)
+      << metrics->second;
 }
 
 TEST_F(FastFailoverTest, WrongTrigger_PortRefusesStandby_TakeoverWithoutStaleAnswers_S3) {
