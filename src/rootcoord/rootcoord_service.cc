@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status.h"
 
 namespace coordha::rootcoord {
 namespace {
@@ -27,6 +28,20 @@ grpc::Status NotActive() {
   return coordinator::RefusedStatus(
       grpc::StatusCode::UNAVAILABLE, v1::NOT_ACTIVE,
       "this server holds no leadership (it is stepping down); retry on the active", {});
+}
+
+// TSO and ID allocation hand out nothing unless their window was saved, so a save whose outcome
+// is unknown or that timed out (a slow etcd) can simply be retried: say UNAVAILABLE, which clients
+// retry, rather than UNKNOWN, which they must not.
+grpc::Status AllocationStatus(const absl::Status& status) {
+  if (IsOutcomeUnknown(status) || absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status)) {
+    if (!session::IsFenced(status)) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("the allocation window could not be extended in time (",
+                                       status.message(), "); retry"));
+    }
+  }
+  return ToRootCoordStatus(status);
 }
 
 }  // namespace
@@ -87,7 +102,7 @@ grpc::Status RootCoordService::BeginDdl(grpc::ServerContext* context,
   if (!call->leadership) return NotActive();
   const Deadline deadline = CallDeadline(context);
   absl::StatusOr<uint64_t> ts = tso_->Allocate(1, deadline);
-  if (!ts.ok()) return ToRootCoordStatus(ts.status());
+  if (!ts.ok()) return AllocationStatus(ts.status());  // nothing applied yet: retriable
   call->ctx.leadership = &*call->leadership;
   call->ctx.request_id = request_id;
   call->ctx.timestamp = *ts;
@@ -120,7 +135,7 @@ grpc::Status RootCoordService::AllocTimestamp(grpc::ServerContext* context,
         absl::StrCat("count: at most ", kMaxLogical, " timestamps per call, got ", count)));
   }
   absl::StatusOr<uint64_t> first = tso_->Allocate(count, CallDeadline(context));
-  if (!first.ok()) return ToRootCoordStatus(first.status());
+  if (!first.ok()) return AllocationStatus(first.status());
   response->set_timestamp(*first);
   response->set_count(count);
   return Reply(response->mutable_header());
@@ -132,7 +147,7 @@ grpc::Status RootCoordService::AllocID(grpc::ServerContext* context,
   if (grpc::Status refused = gate_->Admit(request->header()); !refused.ok()) return refused;
   const uint32_t count = request->count() == 0 ? 1 : request->count();
   absl::StatusOr<std::pair<int64_t, int64_t>> range = ids_->Allocate(count, CallDeadline(context));
-  if (!range.ok()) return ToRootCoordStatus(range.status());
+  if (!range.ok()) return AllocationStatus(range.status());
   response->set_begin(range->first);
   response->set_end(range->second);
   return Reply(response->mutable_header());

@@ -150,6 +150,7 @@ TEST_F(RootCoordFailoverTest, MonotonicTime_TimestampsIncreaseAndIdsNeverRepeatA
   std::atomic<int64_t> timestamp_calls{0};
   std::vector<std::string> failures(5);
   std::vector<std::vector<uint64_t>> stamps(4);
+  std::set<int64_t> ids;  // before join_all: the ID caller uses it until joined
   std::vector<std::thread> callers;
   // Stops and joins the callers however the test body ends (an ASSERT returns early).
   struct JoinAll {
@@ -188,7 +189,6 @@ TEST_F(RootCoordFailoverTest, MonotonicTime_TimestampsIncreaseAndIdsNeverRepeatA
     });
   }
   // One ID caller: no ID twice.
-  std::set<int64_t> ids;
   callers.emplace_back([&] {
     while (!stop.load()) {
       auto range = client_->AllocID(3);
@@ -204,13 +204,14 @@ TEST_F(RootCoordFailoverTest, MonotonicTime_TimestampsIncreaseAndIdsNeverRepeatA
   // callers see every failover, and a caller that never gets through fails the test.
   const int rounds = Rounds();
   for (int kind : {SIGKILL, SIGTERM, SIGSTOP}) {
-    for (int i = 0; i < rounds && !HasFatalFailure(); ++i) {
+    for (int i = 0; i < rounds && !HasFatalFailure() && !any_failed.load(); ++i) {
       const std::vector<int64_t> before = progress.Snapshot();
       Failover(kind);
       ASSERT_TRUE(progress.AwaitEveryCallerPast(before, any_failed, TestDeadline()));
-      ASSERT_FALSE(any_failed.load());
     }
   }
+  // A failed caller stopped the failovers; its reason is reported below, once all are joined.
+  EXPECT_FALSE(any_failed.load());
   stop = true;
   for (auto& t : callers) t.join();  // JoinAll finds them joined
   for (const std::string& f : failures) EXPECT_EQ(f, "");
