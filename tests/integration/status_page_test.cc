@@ -35,33 +35,6 @@ constexpr char kChromium[] = "/usr/bin/chromium";
 const std::vector<std::string> kCoordinatorRoles = {"datacoord", "indexcoord", "querycoord",
                                                     "rootcoord"};
 
-// GET http://127.0.0.1:<port><path>: (status code, body).
-absl::StatusOr<std::pair<int, std::string>> HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket failed");
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot connect to port ", port));
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  if (response.size() < 12) return absl::UnavailableError("short HTTP response");
-  const int code = std::atoi(response.substr(9, 3).c_str());
-  const size_t body = response.find("\r\n\r\n");
-  return std::make_pair(code, body == std::string::npos ? "" : response.substr(body + 4));
-}
-
 // The opening tag of the first element carrying `attribute`, or "" (in a DOM dump).
 std::string TagWith(const std::string& dom, const std::string& attribute) {
   const size_t at = dom.find(attribute);
@@ -110,7 +83,7 @@ class StatusPageTest : public ::testing::Test {
 
   // `/cluster` as JSON; null when it does not answer 200.
   nlohmann::json Cluster() {
-    auto r = HttpGet(page_port_, "/cluster");
+    auto r = HttpGetLoopback(page_port_, "/cluster");
     if (!r.ok() || r->first != 200) return nullptr;
     return nlohmann::json::parse(r->second, nullptr, /*allow_exceptions=*/false);
   }
@@ -240,7 +213,7 @@ TEST_F(StatusPageTest, PageRendersActivesThenShowsKillNineFailover) {
   ASSERT_TRUE(etcd_->Pause(0).ok());
   bool unreachable = false;
   for (Deadline d = Deadline::In(seconds(10)); !unreachable && !d.Expired(); usleep(200'000)) {
-    auto r = HttpGet(page_port_, "/cluster");
+    auto r = HttpGetLoopback(page_port_, "/cluster");
     unreachable = r.ok() && r->first == 503;
   }
   EXPECT_TRUE(unreachable) << "/cluster still 200 with etcd paused";

@@ -143,18 +143,18 @@ bool CoordhaProcess::AwaitState(
   return false;
 }
 
-absl::StatusOr<std::pair<int, std::string>> CoordhaProcess::HttpGet(const std::string& path) const {
+absl::StatusOr<std::pair<int, std::string>> HttpGetLoopback(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError("socket failed");
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(metrics_port_));
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot connect to metrics port ", metrics_port_));
+    return absl::UnavailableError(absl::StrCat("cannot connect to port ", port));
   }
   const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
   (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
@@ -168,6 +168,10 @@ absl::StatusOr<std::pair<int, std::string>> CoordhaProcess::HttpGet(const std::s
   const int code = std::atoi(response.substr(9, 3).c_str());
   const size_t body = response.find("\r\n\r\n");
   return std::make_pair(code, body == std::string::npos ? "" : response.substr(body + 4));
+}
+
+absl::StatusOr<std::pair<int, std::string>> CoordhaProcess::HttpGet(const std::string& path) const {
+  return HttpGetLoopback(metrics_port_, path);
 }
 
 absl::StatusOr<CommandResult> RunCoordha(const std::vector<std::string>& args, Deadline deadline) {

@@ -86,6 +86,9 @@ class CoordhaProcess {
   std::unique_ptr<Subprocess> process_;
 };
 
+// GET http://127.0.0.1:<port><path>: (status code, body). Error when it cannot connect.
+absl::StatusOr<std::pair<int, std::string>> HttpGetLoopback(int port, const std::string& path);
+
 // `coordha <args>` to completion (for the CLI: status, bad configs).
 absl::StatusOr<CommandResult> RunCoordha(const std::vector<std::string>& args, Deadline deadline);
 
