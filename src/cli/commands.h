@@ -52,6 +52,14 @@ struct CtlOptions {
   bool json = false;            // --json
   std::string address;          // --address HOST:PORT: that server only, no discovery or retry
   double timeout_seconds = 10;  // --timeout: per call, retries included
+  // segment, load and index commands (cli/ctl_cluster.cc). The collection is `name` (a name in
+  // --db, or a numeric collection ID).
+  std::string channel;              // --channel: segment assign (default: the first shard's)
+  int64_t partition_id = 0;         // --partition-id: segment assign
+  std::string field;                // --field: index create
+  std::string index_name;           // --name: index create|drop|state|describe
+  std::vector<std::string> params;  // --param key=value: index create
+  bool wait = false;                // --wait: load collection / index create wait until done
 };
 // Adds `ctl` and its subcommands to `app`, filling `*options` when parsed; `add_config_flags`
 // adds --config/--set to each command. Returns the `ctl` subcommand.

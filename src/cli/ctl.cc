@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/ctl_cluster.h"
 #include "cli/status_view.h"
 #include "client/client.h"
 #include "etcd/client.h"
@@ -357,8 +358,8 @@ int Dispatch(client::Client& c, const CtlOptions& o) {
 CLI::App* AddCtlCommand(CLI::App& app, CtlOptions* options,
                         const std::function<void(CLI::App*)>& add_config_flags) {
   CLI::App* ctl = app.add_subcommand("ctl",
-                                     "call rootcoord's active: ts, id, db, collection, "
-                                     "partition");
+                                     "call the coordinators' actives: ts, id, db, collection, "
+                                     "partition (rootcoord), segment, load, index");
   ctl->require_subcommand(1);
   // Flags every leaf command takes (after the command words: `ctl ts --json`).
   auto leaf = [&, options](CLI::App* parent, const std::string& name, const std::string& command,
@@ -436,6 +437,10 @@ CLI::App* AddCtlCommand(CLI::App& app, CtlOptions* options,
   with_db(leaf(partition, "list", "partition list", "list a collection's partitions"))
       ->add_option("collection", options->name, "collection name")
       ->required();
+  AddClusterCtlCommands(
+      ctl, options,
+      [&](CLI::App* parent, const std::string& name, const std::string& command,
+          const std::string& help) { return with_db(leaf(parent, name, command, help)); });
   return ctl;
 }
 
@@ -470,6 +475,10 @@ int CtlCommand(const config::Config& config, const CtlOptions& options) {
     etcd_client = *std::move(connected);
     client_options.etcd_client = etcd_client.get();
   }
+  if (IsClusterCtlCommand(options.command)) {
+    return ClusterCtlCommand(config, options, client_options);
+  }
+  client_options.role = ServingRole(client_options, "rootcoord");
   absl::StatusOr<std::unique_ptr<client::Client>> made = client::Client::Create(client_options);
   if (!made.ok()) return Fail(kExitUsage, std::string(made.status().message()));
   const int code = Dispatch(**made, options);

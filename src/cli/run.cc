@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "server/server.h"
+#include "server/worker_host.h"
 
 namespace coordha::cli {
 
@@ -11,13 +12,7 @@ int RunCommand(const config::Config& config, const std::string& role_name) {
     std::fprintf(stderr, "coordha: %s\n", std::string(role.status().message()).c_str());
     return server::kExitUsage;
   }
-  if (!config::IsCoordinator(*role)) {
-    std::fprintf(stderr,
-                 "coordha: %s is a worker role; workers are not available yet in this version "
-                 "(run rootcoord, datacoord, querycoord or indexcoord)\n",
-                 role_name.c_str());
-    return server::kExitUsage;
-  }
+  if (!config::IsCoordinator(*role)) return server::RunWorker(config, *role);
   return server::Run(config, *role);
 }
 

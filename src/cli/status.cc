@@ -183,7 +183,7 @@ std::string RenderTable(const ClusterView& view) {
   for (const SessionRow& row : view.sessions) {
     const bool coordinator = IsCoordinatorRole(row.role);
     cells.push_back({row.role, Cell(row.server_id), row.address,
-                     row.active ? "* active" : (coordinator ? "standby" : "-"), row.state,
+                     row.active ? "* active" : (coordinator ? "standby" : "worker"), row.state,
                      row.active ? Cell(row.epoch) : "-",
                      row.lease_ttl_left >= 0 ? absl::StrCat(row.lease_ttl_left, "s") : "-",
                      row.version, row.pid > 0 ? Cell(row.pid) : "-", row.host_name});
@@ -232,6 +232,7 @@ std::string RenderJson(const ClusterView& view) {
   nlohmann::json sessions = nlohmann::json::array();
   for (const SessionRow& row : view.sessions) {
     sessions.push_back({{"role", row.role},
+                        {"kind", IsCoordinatorRole(row.role) ? "coordinator" : "worker"},
                         {"serverId", row.server_id},
                         {"address", row.address},
                         {"active", row.active},

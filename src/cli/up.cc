@@ -1,8 +1,9 @@
 // `coordha up`: a local HA cluster in one command (DESIGN.md §7).
 //
-// Starts (or reuses) etcd, two replicas of each coordinator in active-standby, and shows the live
-// session table until Ctrl-C, then stops everything it started: coordinators gracefully (SIGTERM,
-// L1) with a 5 s limit, then etcd. Signal handling is explicit (see child_process.h): `up` blocks
+// Starts (or reuses) etcd, two replicas of each coordinator in active-standby, one of each worker
+// (querynode, datanode, indexnode), and shows the live session table until Ctrl-C, then stops
+// everything it started: coordinators and workers gracefully (SIGTERM, L1) with a 5 s limit, then
+// etcd. Signal handling is explicit (see child_process.h): `up` blocks
 // SIGINT/SIGTERM/SIGHUP/SIGCHLD and takes them with sigtimedwait on its main thread; children run
 // in their own process groups with an empty mask and die with `up` even when it is SIGKILLed.
 // The status page (status_page.h) runs on its own HTTP thread and shows what the loop read last.
@@ -84,7 +85,7 @@ bool IsDefaultEndpoint(const std::vector<std::string>& endpoints) {
   return e == "localhost:2379" || e == "127.0.0.1:2379";
 }
 
-// One process `up` started: etcd or a coordinator replica.
+// One process `up` started: etcd, a coordinator replica or a worker.
 struct Child {
   std::string name;   // "etcd", "rootcoord-1"
   std::string label;  // "etcd", "rootcoord #1"
@@ -108,6 +109,7 @@ class Up {
   std::optional<int> StartStatusPage();
   std::optional<int> StartLocalEtcd();
   std::optional<int> StartCoordinators();
+  std::optional<int> StartWorkers();
   absl::StatusOr<std::unique_ptr<etcd::Client>> Connect(const std::vector<std::string>& endpoints);
   absl::Status StartChild(Child& child, const std::vector<std::string>& argv);
   // A port that TcpPortFree says is free and that `up` has not handed out yet, from `from` up.
@@ -121,8 +123,8 @@ class Up {
   // active or its state). `quiet` only records the baseline.
   void PrintChanges(const ClusterView& view, bool quiet);
   int RunningCoordinators();
-  // Stops every child: coordinators with SIGTERM (then SIGKILL after the grace period), then
-  // etcd. Returns how many processes it stopped.
+  // Stops every child: coordinators and workers with SIGTERM (then SIGKILL after the grace
+  // period), then etcd. Returns how many processes it stopped.
   int StopAll();
   // Waits until none of `children` runs or `deadline` passes; a second stop signal ends the wait
   // at once. Returns false when it gave up.
@@ -140,6 +142,8 @@ class Up {
   std::unique_ptr<StatusPage> page_;  // from Run() on; serves until `up` returns
   std::unique_ptr<Child> etcd_;
   std::vector<std::unique_ptr<Child>> coordinators_;
+  std::vector<std::unique_ptr<Child>> workers_;
+  int next_metrics_port_ = kFirstMetricsPort;
   std::set<int> ports_taken_;  // ports handed out to children
   bool tty_ = false;
   bool force_stop_ = false;  // a second Ctrl-C during shutdown: SIGKILL everything
@@ -309,9 +313,9 @@ std::optional<int> Up::StartLocalEtcd() {
 }
 
 std::optional<int> Up::StartCoordinators() {
-  int next_metrics_port = kFirstMetricsPort;
   for (config::Role role : config::AllRoles()) {
-    if (!config::IsCoordinator(role)) continue;
+    // Separate coordinators, never also a mixcoord over the same state.
+    if (!config::IsCoordinator(role) || role == config::Role::kMixCoord) continue;
     const std::string role_name = config::RoleName(role);
     const std::string prefix = config::RoleKeyPrefix(role);
     const int default_port = config_.role(role).port;
@@ -321,12 +325,12 @@ std::optional<int> Up::StartCoordinators() {
       child->label = absl::StrCat(role_name, " #", i);
       child->log_file = absl::StrCat(log_dir_, "/", child->name, ".log");
       const int port = PickPort(default_port + i - 1);
-      const int metrics_port = PickPort(next_metrics_port);
+      const int metrics_port = PickPort(next_metrics_port_);
       if (port == 0 || metrics_port == 0) {
         std::fprintf(stderr, "coordha: no free TCP port for %s\n", child->label.c_str());
         return kExitRuntimeError;
       }
-      next_metrics_port = metrics_port + 1;
+      next_metrics_port_ = metrics_port + 1;
       std::vector<std::string> argv = {options_.self_binary, "run", role_name};
       if (!options_.config_file.empty()) {
         argv.insert(argv.end(), {"--config", options_.config_file});
@@ -346,8 +350,39 @@ std::optional<int> Up::StartCoordinators() {
       coordinators_.push_back(std::move(child));
     }
   }
-  Say("workers (querynode, datanode, indexnode) come with a later version of coordha; "
-      "not started\n");
+  return std::nullopt;
+}
+
+std::optional<int> Up::StartWorkers() {
+  for (config::Role role : config::AllRoles()) {
+    if (config::IsCoordinator(role)) continue;
+    const std::string role_name = config::RoleName(role);
+    auto child = std::make_unique<Child>();
+    child->name = absl::StrCat(role_name, "-1");
+    child->label = role_name;
+    child->log_file = absl::StrCat(log_dir_, "/", child->name, ".log");
+    const int port = PickPort(config_.role(role).port);
+    const int metrics_port = PickPort(next_metrics_port_);
+    if (port == 0 || metrics_port == 0) {
+      std::fprintf(stderr, "coordha: no free TCP port for %s\n", child->label.c_str());
+      return kExitRuntimeError;
+    }
+    next_metrics_port_ = metrics_port + 1;
+    std::vector<std::string> argv = {options_.self_binary, "run", role_name};
+    if (!options_.config_file.empty()) argv.insert(argv.end(), {"--config", options_.config_file});
+    for (const std::string& set : options_.sets) argv.insert(argv.end(), {"--set", set});
+    argv.insert(argv.end(), {"--set", absl::StrCat(config::RoleKeyPrefix(role), ".port=", port),
+                             "--set", absl::StrCat("metrics.port=", metrics_port), "--set",
+                             absl::StrCat("etcd.endpoints=", absl::StrJoin(endpoints_, ","))});
+    if (absl::Status s = StartChild(*child, argv); !s.ok()) {
+      std::fprintf(stderr, "coordha: starting %s: %s\n", child->label.c_str(),
+                   std::string(s.message()).c_str());
+      return kExitRuntimeError;
+    }
+    Say(absl::StrCat("started ", child->label, " (pid ", child->process->pid(), ") on port ", port,
+                     ", metrics ", metrics_port, ", log ", child->log_file, "\n"));
+    workers_.push_back(std::move(child));
+  }
   return std::nullopt;
 }
 
@@ -360,6 +395,7 @@ int Up::RunningCoordinators() {
 void Up::ReportExits(std::vector<std::string>* lines) {
   std::vector<Child*> all;
   for (auto& child : coordinators_) all.push_back(child.get());
+  for (auto& child : workers_) all.push_back(child.get());
   if (etcd_ != nullptr) all.push_back(etcd_.get());
   for (Child* child : all) {
     if (child->exit_reported || child->process->Running()) continue;
@@ -371,9 +407,10 @@ void Up::ReportExits(std::vector<std::string>* lines) {
 }
 
 std::string Up::Frame(const absl::StatusOr<ClusterView>& view) const {
-  const int total = static_cast<int>(coordinators_.size());
+  const int total = static_cast<int>(coordinators_.size() + workers_.size());
   int running = 0;
   for (const auto& child : coordinators_) running += child->exit_reported ? 0 : 1;
+  for (const auto& child : workers_) running += child->exit_reported ? 0 : 1;
   std::string out = absl::StrCat(
       "coordha up: etcd ", absl::StrJoin(endpoints_, ","),
       local_etcd_ ? " (local), " : " (external), ",
@@ -494,6 +531,9 @@ int Up::Loop() {
           for (auto& child : coordinators_) {
             if (child->process->Running()) unregistered.insert(child->process->pid());
           }
+          for (auto& child : workers_) {
+            if (child->process->Running()) unregistered.insert(child->process->pid());
+          }
           for (const SessionRow& row : view->sessions) unregistered.erase(row.pid);
           if ((healthy == 4 && unregistered.empty()) ||
               BootClock::now() - started_at_ > kFirstTableTimeout) {
@@ -543,12 +583,19 @@ bool Up::AwaitExit(const std::vector<Child*>& children, Deadline deadline) {
 int Up::StopAll() {
   int stopped = 0;
   std::vector<Child*> running;
+  size_t running_workers = 0;
   for (auto& child : coordinators_) {
     if (child->process->Running()) running.push_back(child.get());
   }
+  for (auto& child : workers_) {
+    if (child->process->Running()) {
+      running.push_back(child.get());
+      ++running_workers;
+    }
+  }
   if (!running.empty()) {
-    Say(absl::StrCat(tty_ ? "\n" : "", "stopping ", running.size(),
-                     " coordinator processes (SIGTERM) ...\n"));
+    Say(absl::StrCat(tty_ ? "\n" : "", "stopping ", running.size() - running_workers,
+                     " coordinator and ", running_workers, " worker processes (SIGTERM) ...\n"));
   }
   // L1: SIGTERM is the graceful stop: resign with one fenced Txn, revoke the lease.
   for (Child* child : running) child->process->Signal(SIGTERM);
@@ -565,6 +612,7 @@ int Up::StopAll() {
   }
   stopped += static_cast<int>(running.size());
   coordinators_.clear();  // reaps (SIGKILLed stragglers included)
+  workers_.clear();
 
   client_.reset();  // before etcd goes away
   if (etcd_ != nullptr && etcd_->process->Running()) {
@@ -593,7 +641,9 @@ int Up::Run() {
   }
   if (std::optional<int> code = StartStatusPage(); code.has_value()) return *code;
   if (std::optional<int> code = PrepareEtcd(); code.has_value()) return *code;
-  if (std::optional<int> code = StartCoordinators(); code.has_value()) {
+  std::optional<int> code = StartCoordinators();
+  if (!code.has_value()) code = StartWorkers();
+  if (code.has_value()) {
     const int stopped = StopAll();
     Say(absl::StrCat("stopped ", stopped, " processes; logs in ", log_dir_, "\n"));
     return *code;

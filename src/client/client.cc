@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,12 +15,21 @@
 #include "client/timestamp_batcher.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "datacoord.grpc.pb.h"
+#include "indexcoord.grpc.pb.h"
+#include "querycoord.grpc.pb.h"
 #include "rootcoord.grpc.pb.h"
 
 namespace coordha::client {
 namespace {
 
-constexpr char kRole[] = "rootcoord";
+// The Stub class an RPC member pointer belongs to.
+template <typename T>
+struct StubOf;
+template <typename S, typename R, typename... A>
+struct StubOf<R (S::*)(A...)> {
+  using type = S;
+};
 // Refusals that name the active are followed at once this many times in a row; after that (two
 // standbys naming each other from stale views) the client backs off and asks discovery again.
 constexpr int kMaxHintHops = 3;
@@ -60,6 +70,23 @@ class RetryBackoff {
 struct Client::Endpoint {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::RootCoord::Stub> stub;
+  std::unique_ptr<v1::DataCoord::Stub> data;
+  std::unique_ptr<v1::QueryCoord::Stub> query;
+  std::unique_ptr<v1::IndexCoord::Stub> index;
+
+  template <typename S>
+  S& Get() {
+    if constexpr (std::is_same_v<S, v1::RootCoord::Stub>) {
+      return *stub;
+    } else if constexpr (std::is_same_v<S, v1::DataCoord::Stub>) {
+      return *data;
+    } else if constexpr (std::is_same_v<S, v1::QueryCoord::Stub>) {
+      return *query;
+    } else {
+      static_assert(std::is_same_v<S, v1::IndexCoord::Stub>);
+      return *index;
+    }
+  }
 };
 
 std::string Client::NewRequestId() {
@@ -104,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (etcd_client == nullptr) {
     if (options.etcd.endpoints.empty()) {
       return absl::InvalidArgumentError(
-          "client: no etcd endpoints, etcd client or fixed address to find rootcoord with");
+          "client: no etcd endpoints, etcd client or fixed address to find the active with");
     }
     absl::StatusOr<std::unique_ptr<etcd::Client>> made = etcd::Client::Create(options.etcd);
     if (!made.ok()) return Annotate(made.status(), "client: etcd");
@@ -193,6 +220,9 @@ Client::Endpoint& Client::EndpointFor(const std::string& address) {
     endpoint->channel =
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     endpoint->stub = v1::RootCoord::NewStub(endpoint->channel);
+    endpoint->data = v1::DataCoord::NewStub(endpoint->channel);
+    endpoint->query = v1::QueryCoord::NewStub(endpoint->channel);
+    endpoint->index = v1::IndexCoord::NewStub(endpoint->channel);
   }
   return *endpoint;
 }
@@ -229,7 +259,7 @@ bool Client::EndAttempt(grpc::ClientContext* context) {
 }
 
 void Client::OnActiveChanged(const std::string& role, const std::optional<ActiveServer>& active) {
-  if (role != kRole) return;
+  if (role != options_.role) return;
   MutexLock lock(&mu_);
   if (active) {
     ++active_changes_;
@@ -281,9 +311,9 @@ absl::Status Client::Run(const char* method, bool ddl, Deadline deadline, const 
   bool first = true;
 
   auto give_up = [&](const absl::Status& why) {
-    const std::string text = absl::StrCat(method, ": no active ", kRole, " answered within ",
-                                          FormatTimeout(BootClock::now() - started), " (",
-                                          why.message(), "); see `coordha status`");
+    const std::string text = absl::StrCat(
+        method, ": no active ", options_.role, " answered within ",
+        FormatTimeout(BootClock::now() - started), " (", why.message(), "); see `coordha status`");
     if (ddl && maybe_applied) {
       return OutcomeUnknownError(absl::StrCat(text, "; an attempt may have been applied"));
     }
@@ -305,7 +335,7 @@ absl::Status Client::Run(const char* method, bool ddl, Deadline deadline, const 
       target = *std::move(hint);
       hint.reset();
     } else {
-      absl::StatusOr<ActiveServer> resolved = resolver_->Resolve(kRole, deadline);
+      absl::StatusOr<ActiveServer> resolved = resolver_->Resolve(options_.role, deadline);
       if (!resolved.ok()) {
         if (resolved.status().code() == absl::StatusCode::kCancelled) return resolved.status();
         return give_up(last_error.ok() ? resolved.status() : last_error);
@@ -411,7 +441,8 @@ absl::StatusOr<Answer<Response>> Client::Call(const char* method, Rpc rpc, Reque
           const v1::ReplyHeader** reply) {
         *request.mutable_header() = header;
         answer.value.Clear();
-        grpc::Status sent = ((*endpoint.stub).*rpc)(context, request, &answer.value);
+        grpc::Status sent =
+            ((endpoint.Get<typename StubOf<Rpc>::type>()).*rpc)(context, request, &answer.value);
         *reply = &answer.value.header();
         return sent;
       },
@@ -598,6 +629,99 @@ absl::StatusOr<Answer<std::vector<v1::PartitionInfo>>> Client::ListPartitions(
   return Answer<std::vector<v1::PartitionInfo>>{
       .value = {answer->value.partitions().begin(), answer->value.partitions().end()},
       .from = answer->from};
+}
+
+// ---- datacoord, querycoord, indexcoord ----
+
+absl::StatusOr<Answer<v1::AssignSegmentIDResponse>> Client::AssignSegmentID(
+    v1::AssignSegmentIDRequest request, const CallOptions& call) {
+  return Call<v1::AssignSegmentIDResponse>("AssignSegmentID", &v1::DataCoord::Stub::AssignSegmentID,
+                                           std::move(request), call,
+                                           /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::FlushResponse>> Client::Flush(v1::FlushRequest request,
+                                                        const CallOptions& call) {
+  return Call<v1::FlushResponse>("Flush", &v1::DataCoord::Stub::Flush, std::move(request), call,
+                                 /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::GetSegmentInfoResponse>> Client::GetSegmentInfo(
+    v1::GetSegmentInfoRequest request, const CallOptions& call) {
+  return Call<v1::GetSegmentInfoResponse>("GetSegmentInfo", &v1::DataCoord::Stub::GetSegmentInfo,
+                                          std::move(request), call,
+                                          /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::GetChannelsResponse>> Client::GetChannels(v1::GetChannelsRequest request,
+                                                                    const CallOptions& call) {
+  return Call<v1::GetChannelsResponse>("GetChannels", &v1::DataCoord::Stub::GetChannels,
+                                       std::move(request), call,
+                                       /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::LoadCollectionResponse>> Client::LoadCollection(
+    v1::LoadCollectionRequest request, const CallOptions& call) {
+  return Call<v1::LoadCollectionResponse>("LoadCollection", &v1::QueryCoord::Stub::LoadCollection,
+                                          std::move(request), call,
+                                          /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::ReleaseCollectionResponse>> Client::ReleaseCollection(
+    v1::ReleaseCollectionRequest request, const CallOptions& call) {
+  return Call<v1::ReleaseCollectionResponse>(
+      "ReleaseCollection", &v1::QueryCoord::Stub::ReleaseCollection, std::move(request), call,
+      /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::GetLoadStateResponse>> Client::GetLoadState(
+    v1::GetLoadStateRequest request, const CallOptions& call) {
+  return Call<v1::GetLoadStateResponse>("GetLoadState", &v1::QueryCoord::Stub::GetLoadState,
+                                        std::move(request), call,
+                                        /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::GetShardLeadersResponse>> Client::GetShardLeaders(
+    v1::GetShardLeadersRequest request, const CallOptions& call) {
+  return Call<v1::GetShardLeadersResponse>(
+      "GetShardLeaders", &v1::QueryCoord::Stub::GetShardLeaders, std::move(request), call,
+      /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::GetDistributionSummaryResponse>> Client::GetDistributionSummary(
+    v1::GetDistributionSummaryRequest request, const CallOptions& call) {
+  return Call<v1::GetDistributionSummaryResponse>("GetDistributionSummary",
+                                                  &v1::QueryCoord::Stub::GetDistributionSummary,
+                                                  std::move(request), call,
+                                                  /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::CreateIndexResponse>> Client::CreateIndex(v1::CreateIndexRequest request,
+                                                                    const CallOptions& call) {
+  return Call<v1::CreateIndexResponse>("CreateIndex", &v1::IndexCoord::Stub::CreateIndex,
+                                       std::move(request), call,
+                                       /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::DescribeIndexResponse>> Client::DescribeIndex(
+    v1::DescribeIndexRequest request, const CallOptions& call) {
+  return Call<v1::DescribeIndexResponse>("DescribeIndex", &v1::IndexCoord::Stub::DescribeIndex,
+                                         std::move(request), call,
+                                         /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::DropIndexResponse>> Client::DropIndex(v1::DropIndexRequest request,
+                                                                const CallOptions& call) {
+  return Call<v1::DropIndexResponse>("DropIndex", &v1::IndexCoord::Stub::DropIndex,
+                                     std::move(request), call,
+                                     /*ddl=*/false);
+}
+
+absl::StatusOr<Answer<v1::GetIndexStateResponse>> Client::GetIndexState(
+    v1::GetIndexStateRequest request, const CallOptions& call) {
+  return Call<v1::GetIndexStateResponse>("GetIndexState", &v1::IndexCoord::Stub::GetIndexState,
+                                         std::move(request), call,
+                                         /*ddl=*/false);
 }
 
 }  // namespace coordha::client

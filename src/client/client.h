@@ -1,4 +1,6 @@
-// coordha::client::Client: calls rootcoord's active, wherever it is (DESIGN.md §4 S4, §6, §7).
+// coordha::client::Client: calls a coordinator's active — rootcoord by default, or the role
+// ClientOptions::role names (datacoord, querycoord, indexcoord, mixcoord) — wherever it is
+// (DESIGN.md §4 S4, §6, §7).
 //
 // What it does for every call:
 //   - Discovery. It knows where the active is by watching `<meta_root>/session/rootcoord` in etcd
@@ -53,7 +55,10 @@
 #include "client/types.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "datacoord.pb.h"
 #include "etcd/client.h"
+#include "indexcoord.pb.h"
+#include "querycoord.pb.h"
 #include "rootcoord.pb.h"
 
 namespace grpc {
@@ -76,6 +81,10 @@ struct ClientOptions {
   etcd::Client* etcd_client = nullptr;
   // "<etcd.rootPath>/<etcd.metaSubPath>" (config::EtcdConfig::MetaRoot()). Default: "by-dev/meta".
   std::string meta_root = "by-dev/meta";
+  // The coordinator role whose active is called: "rootcoord", "datacoord", "querycoord",
+  // "indexcoord", or "mixcoord" (the four in one process). Calls of another role's API get
+  // whatever that server answers (UNIMPLEMENTED). Default: "rootcoord".
+  std::string role = "rootcoord";
   // Debug mode: "host:port" of the one server to talk to (no discovery, no retries, its errors
   // as-is). Default: "" (off).
   std::string fixed_address;
@@ -158,7 +167,37 @@ class Client {
   absl::StatusOr<Answer<std::vector<v1::PartitionInfo>>> ListPartitions(
       const std::string& db, const std::string& collection, const CallOptions& call = {});
 
-  // The highest rootcoord epoch seen (replies and etcd); 0 before any.
+  // ---- datacoord, querycoord, indexcoord (ClientOptions::role names the server's role) ----
+  // AssignSegmentID is retried like every call: a retry after an unknown outcome may reserve rows
+  // that are never handed out (a segment fills early); no segment ID or row is handed out twice.
+  absl::StatusOr<Answer<v1::AssignSegmentIDResponse>> AssignSegmentID(
+      v1::AssignSegmentIDRequest request, const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::FlushResponse>> Flush(v1::FlushRequest request,
+                                                  const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::GetSegmentInfoResponse>> GetSegmentInfo(
+      v1::GetSegmentInfoRequest request, const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::GetChannelsResponse>> GetChannels(v1::GetChannelsRequest request,
+                                                              const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::LoadCollectionResponse>> LoadCollection(
+      v1::LoadCollectionRequest request, const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::ReleaseCollectionResponse>> ReleaseCollection(
+      v1::ReleaseCollectionRequest request, const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::GetLoadStateResponse>> GetLoadState(v1::GetLoadStateRequest request,
+                                                                const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::GetShardLeadersResponse>> GetShardLeaders(
+      v1::GetShardLeadersRequest request, const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::GetDistributionSummaryResponse>> GetDistributionSummary(
+      v1::GetDistributionSummaryRequest request, const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::CreateIndexResponse>> CreateIndex(v1::CreateIndexRequest request,
+                                                              const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::DescribeIndexResponse>> DescribeIndex(v1::DescribeIndexRequest request,
+                                                                  const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::DropIndexResponse>> DropIndex(v1::DropIndexRequest request,
+                                                          const CallOptions& call = {});
+  absl::StatusOr<Answer<v1::GetIndexStateResponse>> GetIndexState(v1::GetIndexStateRequest request,
+                                                                  const CallOptions& call = {});
+
+  // The highest epoch seen for the role (replies and etcd); 0 before any.
   int64_t known_epoch() const;
   ClientStats stats() const;
 

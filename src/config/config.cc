@@ -32,6 +32,7 @@ constexpr RoleInfo kRoles[] = {
     {Role::kQueryNode, "querynode", "queryNode", false, 21123},
     {Role::kDataNode, "datanode", "dataNode", false, 21124},
     {Role::kIndexNode, "indexnode", "indexNode", false, 21121},
+    {Role::kMixCoord, "mixcoord", "mixCoord", true, 53100},
 };
 
 const RoleInfo& Info(Role role) {

@@ -18,13 +18,13 @@
 //     there that coordha does not know is an error, with a did-you-mean when one is close. Milvus's
 //     etcd keys that coordha has no use for (etcd.log.*, etcd.data.dir, etcd.config.path,
 //     etcd.ssl.tlsMinVersion, common.session.retryTimes) are known and ignored.
-//   - Sections coordha shares with Milvus — the seven role sections (`rootCoord`, ..., `indexNode`)
+//   - Sections coordha shares with Milvus — the eight role sections (`rootCoord`, ..., `mixCoord`)
 //     and `log` — are lenient: Milvus's other keys there (rootCoord.dmlChannelNum,
 //     dataCoord.segment.maxSize, log.file.rootPath, ...) are ignored, but a key that looks like a
 //     typo of one of coordha's (`rootCoord.prot`, `dataCoord.enableActivStandby`) is an error
 //     with a did-you-mean. "Looks like a typo": the key's first component after the section,
-//     normalized, is within edit distance 1 of `port` or `level`, or 2 of `address`, `priority`
-//     or `enableActiveStandby` (`ip` is never guessed at: too short).
+//     normalized, is within edit distance 1 of `port` or `level`, or 2 of `address`, `priority`,
+//     `enableActiveStandby` or (workers) `workDuration` (`ip` is never guessed at: too short).
 //   - Every other section (`minio`, `pulsar`, `proxy`, `common.retentionDuration`, ...) is ignored.
 //   - A --set names a key coordha knows, or it is an error (with a did-you-mean).
 //   - Environment variables never fail for their name: only variables whose name matches a key
@@ -67,10 +67,13 @@ enum class Role {
   kIndexCoord,
   kQueryNode,
   kDataNode,
-  kIndexNode
+  kIndexNode,
+  // rootcoord, datacoord, querycoord and indexcoord in one process under one election (as
+  // Milvus 2.6 does), for small deployments. Its active key is <meta>/session/mixcoord.
+  kMixCoord
 };
 
-// All seven, in the order above.
+// All eight, in the order above.
 const std::vector<Role>& AllRoles();
 
 // "rootcoord" -> Role::kRootCoord (case-insensitive). The error lists the valid names.
@@ -79,14 +82,15 @@ absl::StatusOr<Role> ParseRole(absl::string_view name);
 std::string RoleName(Role role);
 // Milvus's config section for the role: "rootCoord", "dataCoord", ..., "indexNode".
 std::string RoleKeyPrefix(Role role);
-// True for the four coordinators, false for the three worker nodes.
+// True for the four coordinators and mixcoord, false for the three worker nodes.
 bool IsCoordinator(Role role);
 // The role's default gRPC port (DESIGN.md §2): rootcoord 53100, datacoord 13333, querycoord 19531,
-// indexcoord 31000, querynode 21123, datanode 21124, indexnode 21121.
+// indexcoord 31000, querynode 21123, datanode 21124, indexnode 21121, mixcoord 53100 (it serves
+// rootcoord's API among the others, so clients that dial rootcoord's port find it).
 int DefaultPort(Role role);
 
 // One role's settings: keys `<prefix>.address` (or Milvus ≥ 2.3's `<prefix>.ip`), `.port`,
-// `.enableActiveStandby`, `.priority`.
+// `.enableActiveStandby`, `.priority`, and for workers `.workDuration`.
 struct RoleConfig {
   // The host this process listens on and publishes in its session. "" means: the server picks
   // (the first non-loopback address). A value "host:port" (as in Kubernetes'
@@ -105,6 +109,11 @@ struct RoleConfig {
   // (PD's leader priority); no automatic fail-back. A non-zero value for a worker is an error.
   // Default: 0.
   int64_t priority = 0;
+  // Workers only, coordha's addition: `<prefix>.workDuration` (queryNode.workDuration, ...): how
+  // long the simulated executor (worker/executor.h) takes per item, from PENDING through RUNNING
+  // to READY or FINISHED. Seconds (0.5) or a string with a unit ("200ms"); 0 means at once.
+  // REQUIRES: >= 0. Default: 0.2 s.
+  Duration work_duration = std::chrono::milliseconds(200);
 };
 
 // Key section `common.session`: the lease and the active-standby timing of DESIGN.md §4.
@@ -183,11 +192,20 @@ struct MetricsConfig {
   bool port_explicit = false;
 };
 
+// datacoord's own keys under `dataCoord` (coordha's additions; Milvus sizes segments in MiB with
+// dataCoord.segment.maxSize, which coordha, holding no data, ignores).
+struct DataCoordConfig {
+  // `dataCoord.segment.maxRows`: a growing segment is sealed once it would hold more rows than
+  // this. REQUIRES: >= 1. Default: 100000.
+  int64_t segment_max_rows = 100000;
+};
+
 struct Config {
   EtcdConfig etcd;
   SessionConfig session;
-  // Every role's settings; all seven are present.
+  // Every role's settings; all eight are present.
   std::map<Role, RoleConfig> roles;
+  DataCoordConfig datacoord;
   MetricsConfig metrics;
   // `log.level`: debug, info, warn, error, panic or fatal (Milvus's set; case-insensitive, stored
   // lower-case; panic and fatal log as critical). Default: "info".

@@ -337,8 +337,20 @@ std::vector<KeyDef> BuildKeys() {
             }
             return absl::OkStatus();
           }));
+      add(prefix + ".workDuration", Scalar([role](absl::string_view v, Config& c) {
+            COORDHA_ASSIGN_OR_RETURN(c.role(role).work_duration,
+                                     ParseDuration(v, absl::Seconds(1)));
+            return absl::OkStatus();
+          }));
     }
   }
+
+  add("dataCoord.segment.maxRows", Scalar([](absl::string_view v, Config& c) {
+        COORDHA_ASSIGN_OR_RETURN(int64_t rows, ParseInt(v));
+        if (rows < 1) return absl::InvalidArgumentError(absl::StrCat(rows, " must be >= 1"));
+        c.datacoord.segment_max_rows = rows;
+        return absl::OkStatus();
+      }));
 
   // metrics (strict).
   add("metrics.port", Scalar([](absl::string_view v, Config& c) {

@@ -42,6 +42,8 @@ class Gate {
   // Milvus's component state as this process would report it now.
   v1::StateCode State() const;
   bool Serving() const { return replica_->Serving(); }
+  // This process's server ID (0 until allocated).
+  int64_t ServerId() const { return replica_->status().server_id; }
 
   // The serving path every business call and the L6 watchdog's probe pass through. Returns at once
   // unless the test hook below hung it.

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -22,19 +23,25 @@
 #include "common/logging.h"
 #include "common/version.h"
 #include "coordinator/component_service.h"
+#include "coordinator/composite_coordinator.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/gate.h"
 #include "coordinator/liveness_monitor.h"
+#include "datacoord/datacoord_coordinator.h"
 #include "etcd/client.h"
 #include "fmt/ranges.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "indexcoord/indexcoord_coordinator.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
+#include "querycoord/querycoord_coordinator.h"
 #include "rootcoord/root_coordinator.h"
 #include "server/replica_metrics.h"
 #include "server/request_metrics.h"
+#include "session/keys.h"
 #include "session/replica.h"
+#include "session/session_info.h"
 
 namespace coordha::server {
 namespace {
@@ -191,7 +198,70 @@ std::unique_ptr<coordinator::Coordinator> NewCoordinator(Role role, etcd::Client
     return rootcoord::NewRootCoordinator(rootcoord::RootCoordinatorOptions{
         .client = client, .meta_root = config.etcd.MetaRoot(), .kv_root = config.etcd.KvRoot()});
   }
+  if (role == Role::kDataCoord) {
+    return datacoord::NewDataCoordinator(
+        datacoord::DataCoordinatorOptions{.client = client,
+                                          .meta_root = config.etcd.MetaRoot(),
+                                          .max_segment_rows = config.datacoord.segment_max_rows});
+  }
+  if (role == Role::kQueryCoord) {
+    return querycoord::NewQueryCoordinator(
+        querycoord::QueryCoordinatorOptions{.client = client, .meta_root = config.etcd.MetaRoot()});
+  }
+  if (role == Role::kIndexCoord) {
+    return indexcoord::NewIndexCoordinator(
+        indexcoord::IndexCoordinatorOptions{.client = client, .meta_root = config.etcd.MetaRoot()});
+  }
+  if (role == Role::kMixCoord) {
+    // rootcoord first: the others read its catalog.
+    std::vector<std::unique_ptr<coordinator::Coordinator>> parts;
+    for (Role part : {Role::kRootCoord, Role::kDataCoord, Role::kQueryCoord, Role::kIndexCoord}) {
+      parts.push_back(NewCoordinator(part, client, config));
+    }
+    return std::make_unique<coordinator::CompositeCoordinator>(std::move(parts));
+  }
   return coordinator::CreateCoordinator(config::RoleName(role));
+}
+
+// The rootcoord in `coordinator` (itself, or a mixcoord's part), or null.
+const rootcoord::RootCoordinator* FindRootCoordinator(const coordinator::Coordinator* c) {
+  if (const auto* root = dynamic_cast<const rootcoord::RootCoordinator*>(c)) return root;
+  if (const auto* mix = dynamic_cast<const coordinator::CompositeCoordinator*>(c)) {
+    for (const auto& part : mix->parts()) {
+      if (const auto* root = FindRootCoordinator(part.get())) return root;
+    }
+  }
+  return nullptr;
+}
+
+// One writer per state prefix: a mixcoord and a separate rootcoord/datacoord/querycoord/indexcoord
+// over the same <meta> would be two actives with separate epochs writing the same keys. The
+// election cannot see that (they campaign for different keys), so a process refuses to start
+// while the other kind holds an active key. A start-time check (etcd down: it passes, S6), not a
+// fence: operators move between the two layouts by stopping one before starting the other.
+absl::Status CheckNoOtherLayoutActive(etcd::Client* client, const session::Keys& keys, Role role,
+                                      Duration timeout) {
+  std::vector<Role> others;
+  if (role == Role::kMixCoord) {
+    others = {Role::kRootCoord, Role::kDataCoord, Role::kQueryCoord, Role::kIndexCoord};
+  } else if (config::IsCoordinator(role)) {
+    others = {Role::kMixCoord};
+  }
+  for (Role other : others) {
+    const std::string key = keys.ActiveKey(config::RoleName(other));
+    absl::StatusOr<std::optional<etcd::KeyValue>> held = client->Get(key, Deadline::In(timeout));
+    if (!held.ok() || !held->has_value()) continue;
+    absl::StatusOr<session::SessionInfo> info = session::ParseSessionInfo((*held)->value);
+    const std::string who =
+        info.ok() ? absl::StrCat("server ", info->server_id, " at ", info->address) : "a server";
+    return absl::FailedPreconditionError(absl::StrCat(
+        config::RoleName(other), " is active (", who, ", ", key, ") and serves ",
+        role == Role::kMixCoord ? "part of what a mixcoord would" : "this role's state too",
+        "; run either one mixcoord or the separate coordinators over one etcd.rootPath, "
+        "not both: stop ",
+        config::RoleName(other), " first"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -238,6 +308,13 @@ int Run(const config::Config& config, Role role) {
   if (!client.ok()) {
     Fail(absl::StrCat("etcd: ", client.status().message()));
     return kExitUsage;
+  }
+  if (absl::Status layout = CheckNoOtherLayoutActive(
+          client->get(), session::Keys(config.etcd.MetaRoot()), role,
+          std::min<Duration>(config.etcd.request_timeout, std::chrono::seconds(2)));
+      !layout.ok()) {
+    Fail(absl::StrCat(role_name, ": ", layout.message()));
+    return kExitRuntimeError;
   }
 
   const std::string advertise_host =
@@ -344,7 +421,7 @@ int Run(const config::Config& config, Role role) {
         absl::StrCat("the serving path did not answer its probe: ", status.error_message()));
   });
   metrics.SetReplica(replica.get());
-  if (const auto* root = dynamic_cast<const rootcoord::RootCoordinator*>(coordinator.get())) {
+  if (const auto* root = FindRootCoordinator(coordinator.get())) {
     metrics.SetTsoLeadSource([root] { return root->TsoLeadSeconds(); });
   }
   RouteContext context{Routes(role_name, address, metrics_address, replica.get(), &gate,

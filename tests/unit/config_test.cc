@@ -58,7 +58,10 @@ void ExpectError(const absl::StatusOr<Config>& result, const std::vector<std::st
 }
 
 TEST(Roles, NamesPrefixesPortsAndKinds) {
-  EXPECT_EQ(AllRoles().size(), 7u);
+  EXPECT_EQ(AllRoles().size(), 8u);
+  EXPECT_EQ(*ParseRole("mixcoord"), Role::kMixCoord);
+  EXPECT_EQ(RoleKeyPrefix(Role::kMixCoord), "mixCoord");
+  EXPECT_TRUE(IsCoordinator(Role::kMixCoord));
   EXPECT_EQ(*ParseRole("rootcoord"), Role::kRootCoord);
   EXPECT_EQ(*ParseRole("IndexNode"), Role::kIndexNode);
   EXPECT_EQ(RoleName(Role::kQueryCoord), "querycoord");
@@ -99,7 +102,9 @@ void ExpectDefaults(const Config& c) {
     EXPECT_EQ(c.role(role).port, DefaultPort(role)) << RoleName(role);
     EXPECT_FALSE(c.role(role).enable_active_standby) << RoleName(role);
     EXPECT_EQ(c.role(role).priority, 0) << RoleName(role);
+    EXPECT_EQ(c.role(role).work_duration, milliseconds(200)) << RoleName(role);
   }
+  EXPECT_EQ(c.datacoord.segment_max_rows, 100000);
   EXPECT_EQ(c.metrics.port, 9091);
   EXPECT_FALSE(c.metrics.port_explicit);
   EXPECT_EQ(c.log_level, "info");
@@ -474,6 +479,36 @@ TEST_F(ConfigTest, Error_ThingsCoordhaDoesNotDo) {
               {"dataNode.priority: 3 is not supported", "(from env DATA_NODE_PRIORITY)"});
   ExpectError(Load({.sets = {"log.level=verbose"}}),
               {"log.level: 'verbose' is not one of debug, info, warn, error, panic, fatal"});
+}
+
+TEST_F(ConfigTest, WorkDuration_PerWorkerRole) {
+  absl::StatusOr<Config> c =
+      LoadYaml("queryNode:\n  workDuration: 1.5\n", {{"DATA_NODE_WORK_DURATION", "50ms"}},
+               {"indexNode.workDuration=0"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->role(Role::kQueryNode).work_duration, milliseconds(1500));
+  EXPECT_EQ(c->role(Role::kDataNode).work_duration, milliseconds(50));
+  EXPECT_EQ(c->role(Role::kIndexNode).work_duration, seconds(0));
+  ExpectError(Load({.sets = {"queryNode.workDuration=soon"}}),
+              {"config: queryNode.workDuration: 'soon' is not a duration", "(from --set)"});
+  ExpectError(Load({.env = {{"INDEX_NODE_WORK_DURATION", "-1"}}}),
+              {"config: indexNode.workDuration: '-1' must not be negative",
+               "(from env INDEX_NODE_WORK_DURATION)"});
+  ExpectError(LoadYaml("dataNode:\n  workDuraton: 1\n"), {"did you mean 'dataNode.workDuration'?"});
+  // A coordinator runs no executor: the key is not one of its.
+  ExpectError(Load({.sets = {"rootCoord.workDuration=1"}}), {"rootCoord.workDuration"});
+}
+
+TEST_F(ConfigTest, DataCoordSegmentMaxRows) {
+  absl::StatusOr<Config> c =
+      LoadYaml("dataCoord:\n  segment:\n    maxRows: 100\n    maxSize: 1024\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->datacoord.segment_max_rows, 100);
+  c = Load({.env = {{"DATA_COORD_SEGMENT_MAX_ROWS", "7"}}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->datacoord.segment_max_rows, 7);
+  ExpectError(Load({.sets = {"dataCoord.segment.maxRows=0"}}),
+              {"config: dataCoord.segment.maxRows: 0 must be >= 1", "(from --set)"});
 }
 
 TEST_F(ConfigTest, Error_TlsAndAuthNeedTheirPartners) {
