@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The seed's shell procedure: an etcd (a local one is started when none answers) and one
-# `coordha run` of each coordinator (rootcoord, datacoord, querycoord, indexcoord) in the
-# background with nohup. Active-standby is on, so more replicas can join by hand (below).
+# The seed's shell procedure: an etcd (a local one is started when none answers), one
+# `coordha run` of each coordinator (rootcoord, datacoord, querycoord, indexcoord) and of each
+# worker (querynode, datanode, indexnode) in the background with nohup. Active-standby is on, so
+# more replicas can join by hand (below).
 #
 # Usage:
 #   scripts/start_cluster.sh [start] [--dir DIR]   start everything (DIR default: ./coordha-cluster)
@@ -29,6 +30,7 @@
 set -euo pipefail
 
 ROLES=(rootcoord datacoord querycoord indexcoord)
+WORKERS=(querynode datanode indexnode)
 STOP_WAIT_SECONDS=20   # a graceful stop takes a few seconds (drain, resign, revoke)
 READY_WAIT_SECONDS=30  # each role has an active within this, or start fails
 
@@ -137,7 +139,7 @@ stop_names() {  # stop_names NAME...
 }
 
 stop_all() {
-  stop_names "${ROLES[@]}"
+  stop_names "${WORKERS[@]}" "${ROLES[@]}"
   # Processes started by hand outlive the etcd stopped below; they keep retrying it (S6).
   if [[ -n ${coordha:-} && -f $pid_dir/etcd.endpoint ]] && live_pid etcd >/dev/null; then
     local others
@@ -174,7 +176,7 @@ fi
 [[ -n ${ETCD_ENDPOINTS:-} || -n ${COORDHA_CONFIG:-} ]] || export ETCD_ENDPOINTS=localhost:2379
 etcd_desc=${ETCD_ENDPOINTS:-etcd.endpoints of ${COORDHA_CONFIG:-}}
 
-for name in etcd "${ROLES[@]}"; do
+for name in etcd "${ROLES[@]}" "${WORKERS[@]}"; do
   if pid=$(live_pid "$name"); then
     die "$name already runs (pid $pid, $pid_dir/$name.pid); run 'scripts/start_cluster.sh stop --dir $dir' first"
   fi
@@ -226,23 +228,31 @@ for role in "${ROLES[@]}"; do
   say "started $role (pid $!), log $log_dir/$role.log"
 done
 
-# Wait until each role has an active; a replica that exits fails the start.
+# One of each worker (never exclusive: more can join by hand the same way, on other ports).
+for role in "${WORKERS[@]}"; do
+  nohup "$coordha" run "$role" "${config_args[@]}" >"$log_dir/$role.log" 2>&1 &
+  echo $! >"$pid_dir/$role.pid"
+  say "started $role (pid $!), log $log_dir/$role.log"
+done
+
+# Wait until each role has an active and each worker is registered; a process that exits fails
+# the start.
 waited=0
 while true; do
   table=$("$coordha" status "${config_args[@]}" 2>/dev/null || true)
   ready=0
-  for role in "${ROLES[@]}"; do
+  for role in "${ROLES[@]}" "${WORKERS[@]}"; do
     if ! live_pid "$role" >/dev/null; then
       line=$(grep -v '^$' "$log_dir/$role.log" | tail -n 1)
       stop_all
       die "$role exited: ${line:-no output}; see $log_dir/$role.log"
     fi
-    grep -qE "^$role +[0-9]+ .*\* active +Healthy " <<<"$table" && ready=$((ready + 1))
+    grep -qE "^$role +[0-9]+ .*(\* active|worker) +Healthy " <<<"$table" && ready=$((ready + 1))
   done
-  ((ready == ${#ROLES[@]})) && break
+  ((ready == ${#ROLES[@]} + ${#WORKERS[@]})) && break
   if ((waited >= READY_WAIT_SECONDS * 2)); then
     stop_all
-    die "not every role had an active within ${READY_WAIT_SECONDS}s; see $log_dir/"
+    die "not every role had an active (and every worker registered) within ${READY_WAIT_SECONDS}s; see $log_dir/"
   fi
   sleep 0.5
   waited=$((waited + 1))

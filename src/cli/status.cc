@@ -46,6 +46,41 @@ bool ParseSessionKey(absl::string_view name, std::string* role, int64_t* server_
 
 std::string Cell(int64_t n) { return std::to_string(n); }
 
+// The coordinators' placement records into each worker row's `work` (and `unplaced`). A failed
+// read leaves that coordinator's work out: the session table matters more.
+void ReadPlacements(etcd::Client& client, const std::string& meta_root, Deadline deadline,
+                    ClusterView* view) {
+  std::map<int64_t, SessionRow*> workers;
+  for (SessionRow& row : view->sessions) {
+    if (!IsCoordinatorRole(row.role)) workers[row.server_id] = &row;
+  }
+  for (const char* coordinator : {"datacoord", "querycoord", "indexcoord"}) {
+    const std::string prefix = absl::StrCat(meta_root, "/", coordinator, "/assignment/");
+    auto read = client.Range(prefix, etcd::RangeOptions{.prefix = true}, deadline);
+    if (!read.ok()) continue;
+    for (const etcd::KeyValue& kv : read->kvs) {
+      const std::string item = kv.key.substr(prefix.size());
+      const std::string kind = item.substr(0, item.find('/'));
+      int64_t worker = 0;
+      if (!absl::SimpleAtoi(kv.value.substr(0, kv.value.find(' ')), &worker)) continue;
+      auto it = workers.find(worker);
+      if (it == workers.end()) {
+        ++view->unplaced[coordinator];
+      } else {
+        ++it->second->work[kind];
+      }
+    }
+  }
+}
+
+// "channel:2 flush:1", or "-".
+std::string WorkCell(const SessionRow& row) {
+  if (row.work.empty()) return IsCoordinatorRole(row.role) ? "-" : "idle";
+  std::vector<std::string> parts;
+  for (const auto& [kind, count] : row.work) parts.push_back(absl::StrCat(kind, ":", count));
+  return absl::StrJoin(parts, " ");
+}
+
 }  // namespace
 
 std::string UnreachableMessage(const std::vector<std::string>& endpoints, const absl::Status& why) {
@@ -169,6 +204,7 @@ absl::StatusOr<ClusterView> ReadClusterView(etcd::Client& client, const std::str
     }
   }
   for (auto& [role, summary] : roles) view.roles.push_back(std::move(summary));
+  ReadPlacements(client, meta_root, deadline, &view);
   return view;
 }
 
@@ -179,14 +215,15 @@ std::string RenderTable(const ClusterView& view) {
     return out;
   }
   std::vector<std::vector<std::string>> cells = {{"ROLE", "SERVER", "ADDRESS", "ACTIVE", "STATE",
-                                                  "EPOCH", "LEASE-LEFT", "VERSION", "PID", "HOST"}};
+                                                  "EPOCH", "LEASE-LEFT", "VERSION", "PID", "HOST",
+                                                  "WORK"}};
   for (const SessionRow& row : view.sessions) {
     const bool coordinator = IsCoordinatorRole(row.role);
     cells.push_back({row.role, Cell(row.server_id), row.address,
                      row.active ? "* active" : (coordinator ? "standby" : "worker"), row.state,
                      row.active ? Cell(row.epoch) : "-",
                      row.lease_ttl_left >= 0 ? absl::StrCat(row.lease_ttl_left, "s") : "-",
-                     row.version, row.pid > 0 ? Cell(row.pid) : "-", row.host_name});
+                     row.version, row.pid > 0 ? Cell(row.pid) : "-", row.host_name, WorkCell(row)});
   }
   std::vector<size_t> widths(cells.front().size(), 0);
   for (const auto& line : cells) {
@@ -209,6 +246,10 @@ std::string RenderTable(const ClusterView& view) {
       absl::StrAppend(&out, role.role, ": active key names server ", role.active_server_id,
                       ", which has no session\n");
     }
+  }
+  for (const auto& [coordinator, count] : view.unplaced) {
+    absl::StrAppend(&out, coordinator, ": ", count,
+                    " items on no live worker (start one, or wait for the active to move them)\n");
   }
   for (const RoleSummary& role : view.roles) {
     const RoleSummary::LastFailover& f = role.last_failover;
@@ -242,7 +283,8 @@ std::string RenderJson(const ClusterView& view) {
                         {"version", row.version},
                         {"pid", row.pid},
                         {"hostName", row.host_name},
-                        {"metricsAddress", row.metrics_address}});
+                        {"metricsAddress", row.metrics_address},
+                        {"work", row.work}});
   }
   nlohmann::json roles = nlohmann::json::array();
   for (const RoleSummary& role : view.roles) {
@@ -269,6 +311,7 @@ std::string RenderJson(const ClusterView& view) {
                         {"prefix", view.prefix},
                         {"revision", view.revision}};
   if (!view.problems.empty()) out["problems"] = view.problems;
+  if (!view.unplaced.empty()) out["unplaced"] = view.unplaced;
   return out.dump();
 }
 

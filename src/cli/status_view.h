@@ -5,10 +5,15 @@
 //   <prefix><role>              the role's active key: names the active's ServerID, carries its
 //                               State; its CreateRevision is the epoch
 //   <prefix>id                  the server-ID counter (skipped)
+//
+// and the work placed on the workers, from the coordinators' placement records
+// (<meta root>/<datacoord|querycoord|indexcoord>/assignment/<kind>/<...> = "<worker> <attempt>",
+// coordinator/scheduler.h): what etcd says each worker was given, not what it reported.
 #ifndef COORDHA_CLI_STATUS_VIEW_H_
 #define COORDHA_CLI_STATUS_VIEW_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +38,8 @@ struct SessionRow {
   int64_t pid = 0;
   std::string host_name;
   std::string metrics_address;
+  // A worker: the items placed on it, by kind ("channel", "flush", "segment", "task") -> count.
+  std::map<std::string, int64_t> work;
 };
 
 // One role that has sessions or an active key.
@@ -64,19 +71,22 @@ struct ClusterView {
   std::vector<SessionRow> sessions;   // sorted by role, then server ID
   std::vector<RoleSummary> roles;     // sorted by role
   std::vector<std::string> problems;  // keys that could not be parsed, one line each
+  // Items whose placement names no live worker, by coordinator ("querycoord" -> 3): none of its
+  // workers runs, or the one it was on died and the active has not moved them yet.
+  std::map<std::string, int64_t> unplaced;
 };
 
-// Reads the view: one Range of the session prefix, one of the failover records, then one
-// TimeToLive per session lease.
+// Reads the view: one Range of the session prefix, one of the failover records, one of each
+// coordinator's placement records, then one TimeToLive per session lease.
 // `meta_root` is EtcdConfig::MetaRoot(). Errors: the Range's (a failed TimeToLive only leaves
 // lease_ttl_left at -1).
 absl::StatusOr<ClusterView> ReadClusterView(etcd::Client& client, const std::string& meta_root,
                                             Deadline deadline);
 
-// The aligned table (ROLE SERVER ADDRESS ACTIVE STATE EPOCH LEASE-LEFT VERSION PID HOST), then a
-// line "<role>: no active!" for each coordinator role with sessions but no active, and one line
-// per role with its last failover. Ends with a newline. An empty view is the single line "no
-// sessions under <prefix>".
+// The aligned table (ROLE SERVER ADDRESS ACTIVE STATE EPOCH LEASE-LEFT VERSION PID HOST WORK), then
+// a line "<role>: no active!" for each coordinator role with sessions but no active, one line per
+// coordinator with unplaced work, and one line per role with its last failover. Ends with a
+// newline. An empty view is the single line "no sessions under <prefix>".
 std::string RenderTable(const ClusterView& view);
 
 // The JSON object {"sessions":[...], "roles":[...], "prefix":..., "revision":...}, one line.

@@ -66,6 +66,10 @@ ROOT_COORD_PORT=$(free_port)
 DATA_COORD_PORT=$(free_port)
 QUERY_COORD_PORT=$(free_port)
 INDEX_COORD_PORT=$(free_port)
+export QUERY_NODE_PORT DATA_NODE_PORT INDEX_NODE_PORT
+QUERY_NODE_PORT=$(free_port)
+DATA_NODE_PORT=$(free_port)
+INDEX_NODE_PORT=$(free_port)
 standby_port=$(free_port)
 # A short TTL keeps the test quick should a takeover have to wait for it.
 export COMMON_SESSION_TTL=4
@@ -103,7 +107,7 @@ await() {
 
 step "start_cluster.sh --dir $dir (etcd on $ETCD_ENDPOINTS)"
 "$script" --dir "$dir" || fail "start_cluster.sh failed"
-for f in etcd rootcoord datacoord querycoord indexcoord; do
+for f in etcd rootcoord datacoord querycoord indexcoord querynode datanode indexnode; do
   [[ -s $dir/pids/$f.pid ]] || fail "no $dir/pids/$f.pid"
   [[ -f $dir/logs/$f.log ]] || fail "no $dir/logs/$f.log"
 done
@@ -115,6 +119,10 @@ for role in rootcoord datacoord querycoord indexcoord; do
   n=$(awk -v r="$role" '$1 == r' <<<"$view" | wc -l)
   a=$(awk -v r="$role" '$1 == r && $3 == "true" && $4 == "Healthy"' <<<"$view" | wc -l)
   [[ $n -eq 1 && $a -eq 1 ]] || fail "$role: $n sessions, $a healthy actives (want 1 and 1)"
+done
+for role in querynode datanode indexnode; do
+  n=$(awk -v r="$role" '$1 == r && $4 == "Healthy"' <<<"$view" | wc -l)
+  [[ $n -eq 1 ]] || fail "$role: $n healthy sessions (want 1)"
 done
 active_pid=$(awk '$1 == "rootcoord" && $3 == "true" {print $5}' <<<"$view")
 [[ $active_pid == "$(<"$dir/pids/rootcoord.pid")" ]] || fail "active rootcoord is not the started one"
@@ -147,7 +155,8 @@ for f in "$dir"/pids/*.pid; do
   [[ -e $f ]] && fail "left behind: $f"
 done
 [[ -z $(ss -Hltn "sport = :$etcd_port") ]] || fail "etcd still listens on $etcd_port"
-for port in "$ROOT_COORD_PORT" "$DATA_COORD_PORT" "$QUERY_COORD_PORT" "$INDEX_COORD_PORT"; do
+for port in "$ROOT_COORD_PORT" "$DATA_COORD_PORT" "$QUERY_COORD_PORT" "$INDEX_COORD_PORT" \
+  "$QUERY_NODE_PORT" "$DATA_NODE_PORT" "$INDEX_NODE_PORT"; do
   [[ -z $(ss -Hltn "sport = :$port") ]] || fail "port $port still listened on"
 done
 echo "PASS"

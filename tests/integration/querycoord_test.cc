@@ -411,6 +411,7 @@ TEST_F(QueryCoordTest, KillNineActiveDuringLoad_StandbyCompletesTheLoad) {
     std::this_thread::yield();
   }
   ASSERT_TRUE(active->Signal(SIGKILL).ok());
+  ASSERT_TRUE(active->process().WaitForExit(TestDeadline()).ok());
   CoordhaProcess* next = AwaitActive();
   ASSERT_EQ(next, Other(active));
   ASSERT_TRUE(AwaitLoaded(c.id));
@@ -424,6 +425,8 @@ TEST_F(QueryCoordTest, SigtermActive_StandbyTakesOverTheSameDistribution) {
   CoordhaProcess* active = AwaitActive();
   ASSERT_NE(active, nullptr);
   ASSERT_TRUE(active->Signal(SIGTERM).ok());
+  // Until it has resigned it may still answer Healthy: await its exit first.
+  ASSERT_TRUE(active->process().WaitForExit(TestDeadline()).ok());
   ASSERT_EQ(AwaitActive(), Other(active));
   // L5: the new active re-collected the real distribution and moved nothing.
   EXPECT_EQ(AwaitExactlyOne(c.Items(), nodes_), before);
@@ -485,6 +488,7 @@ TEST_F(QueryCoordTest, DeposedActiveCommandRefusedByWorker_S4) {
   const int64_t old_server = ServerId(active);
   ASSERT_GT(old_epoch, 0);
   ASSERT_TRUE(active->Signal(SIGKILL).ok());
+  ASSERT_TRUE(active->process().WaitForExit(TestDeadline()).ok());
   CoordhaProcess* next = AwaitActive();
   ASSERT_EQ(next, Other(active));
   const int64_t new_epoch = Epoch(next);

@@ -96,7 +96,7 @@ void ExpectDefaults(const Config& c) {
   EXPECT_EQ(c.session.serve_grant, seconds(1));
   EXPECT_EQ(c.session.suspect_after, seconds(2));
   EXPECT_EQ(c.session.min_active_time, seconds(0));
-  ASSERT_EQ(c.roles.size(), 7u);
+  ASSERT_EQ(c.roles.size(), 8u);
   for (Role role : AllRoles()) {
     EXPECT_EQ(c.role(role).address, "") << RoleName(role);
     EXPECT_EQ(c.role(role).port, DefaultPort(role)) << RoleName(role);
