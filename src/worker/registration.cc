@@ -87,6 +87,7 @@ void Registration::Loop(std::stop_token stop) {
     return stopping;
   };
 
+  const Duration hold_margin = options_.serve_grant;
   int64_t server_id = 0;
   while (!stop.stop_requested()) {
     // S6: every step retries until etcd answers; a lost session registers again, same ID.
@@ -137,25 +138,37 @@ void Registration::Loop(std::stop_token stop) {
     }
     spdlog::info("{}: registered as server {} at {} (lease {:x}, TTL {} s)", options_.role,
                  server_id, key, lease_id, live->granted_ttl_seconds());
+    worker_->SetMayHoldWork(true, "");
 
     // Until the session is lost or we stop. on_done signals without the lock, so wait in slices.
+    // S2 for workers (worker.h): hold work only while etcd cannot have expired the lease within
+    // the next serve grant — a coordinator moves items once the session key is gone.
     bool stopping = false;
     while (true) {
-      MutexLock lock(&mu_);
-      changed_.Await(
-          &mu_,
-          [&] {
-            mu_.AssertHeld();
-            return stopping_ || live->done();
-          },
-          Deadline::In(kPollSlice));
-      if (stopping_) {
-        stopping = true;
-        break;
+      bool done = false;
+      {
+        MutexLock lock(&mu_);
+        changed_.Await(
+            &mu_,
+            [&] {
+              mu_.AssertHeld();
+              return stopping_ || live->done();
+            },
+            Deadline::In(kPollSlice).Min(Deadline::At(live->LeaseDeadline() - hold_margin)));
+        stopping = stopping_;
+        done = live->done();
       }
-      if (live->done()) break;
+      if (stopping || done) break;
+      const bool may_hold = BootClock::now() < live->LeaseDeadline() - hold_margin;
+      if (may_hold != worker_->may_hold_work()) {
+        worker_->SetMayHoldWork(
+            may_hold, "no lease renewal acknowledged for TTL - serveGrant (etcd unreachable?)");
+        if (may_hold) spdlog::info("{}: lease renewed again; taking work", options_.role);
+      }
     }
     if (stopping) break;
+    // The lease is gone: a coordinator may already be placing this worker's items elsewhere.
+    worker_->SetMayHoldWork(false, "the session was lost");
     std::unique_ptr<session::Session> lost;
     {
       MutexLock lock(&mu_);
@@ -169,6 +182,8 @@ void Registration::Loop(std::stop_token stop) {
 
 absl::Status Registration::MarkStopping(Deadline deadline) {
   StopThread();
+  // Stop the work first: coordinators place it elsewhere as soon as they read Stopping.
+  worker_->SetMayHoldWork(false, "stopping");
   int64_t server_id = 0;
   int64_t lease_id = 0;
   {

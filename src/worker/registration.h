@@ -10,8 +10,12 @@
 // when the session is lost (Session::done(): the lease expired or was revoked) the worker
 // registers again under the same server ID.
 //
-// Graceful stop (SIGTERM): MarkStopping() re-puts the record with Stopping: true so coordinators
-// move work away, then Close() revokes the lease (the key vanishes at once).
+// S2 for workers: the Worker may hold work (Worker::SetMayHoldWork) from the session put until no
+// renewal was acknowledged for TTL − serve grant, the session is lost, or MarkStopping().
+//
+// Graceful stop (SIGTERM): MarkStopping() releases the worker's items, then re-puts the record
+// with Stopping: true so coordinators move the work away, then Close() revokes the lease (the key
+// vanishes at once).
 //
 // Threads: one owned thread does the registering; the methods are thread-safe. MarkStopping()
 // stops that thread first.

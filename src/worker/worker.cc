@@ -2,6 +2,7 @@
 
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,29 @@ void Worker::SetServerId(int64_t server_id) {
 int64_t Worker::server_id() const {
   MutexLock lock(&mu_);
   return server_id_;
+}
+
+void Worker::SetMayHoldWork(bool may, const std::string& why) {
+  MutexLock sync_lock(&sync_mu_);  // no Sync half-applied across the change
+  std::vector<std::pair<std::string, std::string>> released;  // (coordinator, id)
+  {
+    MutexLock lock(&mu_);
+    may_hold_work_ = may;
+    if (may) return;
+    for (auto& [coordinator, state] : coordinators_) {
+      for (const auto& [id, item] : state.items) released.emplace_back(coordinator, id);
+      state.items.clear();
+    }
+  }
+  if (released.empty()) return;
+  // S2 for workers: stop before a coordinator can see this worker gone and place it elsewhere.
+  spdlog::warn("{}: releasing all {} items: {}", role_, released.size(), why);
+  for (const auto& [coordinator, id] : released) executor_->Release(coordinator, id);
+}
+
+bool Worker::may_hold_work() const {
+  MutexLock lock(&mu_);
+  return may_hold_work_;
 }
 
 void Worker::MarkEpochsLearned() {
@@ -114,9 +138,11 @@ absl::StatusOr<v1::SyncResponse> Worker::Sync(const v1::SyncRequest& request) {
   v1::SyncResponse response;
   {
     MutexLock lock(&mu_);
-    if (server_id_ == 0 || !epochs_learned_) {
+    if (server_id_ == 0 || !epochs_learned_ || !may_hold_work_) {
       return Refused(absl::StatusCode::kUnavailable, v1::INITIALIZING,
-                     "this worker is registering in etcd; retry shortly", 0);
+                     "this worker is not registered in etcd (starting, stopping, or its lease "
+                     "is not being renewed); retry shortly",
+                     0);
     }
     if (request.worker_id() != server_id_) {
       return Refused(absl::StatusCode::kFailedPrecondition, v1::SERVER_ID_MISMATCH,

@@ -20,6 +20,15 @@
 // MarkEpochsLearned), every Sync is refused with INITIALIZING (retriable): a worker that has not
 // read etcd yet cannot tell a deposed active from the current one.
 //
+// S2 for workers: a coordinator moves a worker's items elsewhere once the worker's session key is
+// gone from etcd (its lease expired or was revoked). So the worker holds work only while its lease
+// is certainly alive: Registration calls SetMayHoldWork(true) once its session key is in etcd and
+// SetMayHoldWork(false) — which releases every item of every coordinator — when no renewal was
+// acknowledged for TTL − serve grant, when the session is lost, and before it marks itself
+// Stopping. Meanwhile Syncs are refused with INITIALIZING. The old holder thus stops at least one
+// serve grant before any coordinator can see it gone: an item never runs on two workers because
+// one was cut off from etcd or paused.
+//
 // Threads: thread-safe. Syncs are serialised among themselves (the Executor sees Start/Release in
 // decision order); GetDistribution, RaiseEpoch and executor reports only take the state lock.
 #ifndef COORDHA_WORKER_WORKER_H_
@@ -83,6 +92,10 @@ class Worker {
   // This worker's server ID (once allocated; it may change after a lost session).
   void SetServerId(int64_t server_id);
   int64_t server_id() const;
+  // S2 for workers (see the top): false releases every item and refuses Syncs until true again.
+  // `why` goes into the log line when items are released. Starts false.
+  void SetMayHoldWork(bool may, const std::string& why);
+  bool may_hold_work() const;
   // The epochs were read from etcd once (EpochWatch): Syncs may be accepted.
   void MarkEpochsLearned();
   bool epochs_learned() const;
@@ -119,6 +132,7 @@ class Worker {
   mutable CondVar changed_;
   int64_t server_id_ ABSL_GUARDED_BY(mu_) = 0;
   bool epochs_learned_ ABSL_GUARDED_BY(mu_) = false;
+  bool may_hold_work_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_assignment_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, CoordinatorState> coordinators_ ABSL_GUARDED_BY(mu_);
 };

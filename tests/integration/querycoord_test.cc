@@ -25,6 +25,7 @@
 #include "querycoord.grpc.pb.h"
 #include "rootcoord.pb.h"
 #include "support/coordha_process.h"
+#include "support/tcp_proxy.h"
 #include "worker.grpc.pb.h"
 
 namespace coordha::testing {
@@ -62,8 +63,9 @@ class QueryCoordTest : public RealEtcdTest {
     }
   }
 
+  // Options.etcd_endpoints empty: the test's etcd.
   CoordhaProcess* Start(CoordhaProcess::Options options) {
-    options.etcd_endpoints = cluster_->ClientEndpoints();
+    if (options.etcd_endpoints.empty()) options.etcd_endpoints = cluster_->ClientEndpoints();
     options.dir = cluster_->dir();
     auto p = CoordhaProcess::Start(std::move(options));
     EXPECT_TRUE(p.ok()) << p.status();
@@ -476,6 +478,58 @@ TEST_F(QueryCoordTest, KillNineQuerynode_ItsItemsMoveAndBalanceResumes) {
   ASSERT_TRUE(nodes_[0]->Restart().ok());
   ASSERT_TRUE(nodes_[0]->AwaitState(Healthy, TestDeadline())) << nodes_[0]->LogText();
   AwaitExactlyOne(c.Items(), nodes_, [](const auto& holders) { return EachHoldsSome(holders, 2); });
+}
+
+// S2 for workers: a querynode cut off from etcd (but not from querycoord) releases its items once
+// its lease may run out, before querycoord can see its session gone and move them: no item is
+// ever held by two querynodes.
+TEST_F(QueryCoordTest, QuerynodeCutOffFromEtcd_ReleasesItsItemsBeforeTheyMove_S2) {
+  auto proxy = TcpProxy::Start(cluster_->ClientEndpoint(0));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  for (int i = 0; i < 2; ++i) {
+    coords_.push_back(Start({.role = "querycoord", .active_standby = true}));
+    ASSERT_NE(coords_.back(), nullptr);
+  }
+  CoordhaProcess* cut = Start({.role = "querynode",
+                               .etcd_endpoints = {(*proxy)->address()},
+                               .active_standby = false,
+                               .sets = {"queryNode.workDuration=0.05"}});
+  CoordhaProcess* survivor = Start(
+      {.role = "querynode", .active_standby = false, .sets = {"queryNode.workDuration=0.05"}});
+  ASSERT_NE(cut, nullptr);
+  ASSERT_NE(survivor, nullptr);
+  nodes_ = {cut, survivor};
+  for (CoordhaProcess* n : nodes_) {
+    ASSERT_TRUE(n->AwaitState(Healthy, TestDeadline())) << n->LogText();
+  }
+  ASSERT_NE(AwaitActive(), nullptr);
+  const TestCollection c = CreateCollection("books", 7001, 4, 4);
+  LoadAndSettle(c);
+  const int64_t survivor_id = ServerId(survivor);
+
+  (*proxy)->Refuse();  // etcd: connections reset, new ones refused
+  bool moved = false;
+  std::set<std::string> doubled;
+  for (Deadline d = TestDeadline(); !d.Expired() && !moved;) {
+    // Read the survivor first: an item that moved shows there only after the cut node let go.
+    auto on_survivor = NodeItems(survivor);
+    auto on_cut = NodeItems(cut);
+    if (on_survivor.ok() && on_cut.ok()) {
+      std::set<std::string> cut_items;
+      for (const auto& s : on_cut->items()) cut_items.insert(s.id());
+      for (const auto& s : on_survivor->items()) {
+        if (cut_items.contains(s.id())) doubled.insert(s.id());
+      }
+    }
+    std::map<std::string, int64_t> holders;
+    moved = ExactlyOneProblem(c.Items(), {survivor}, &holders).empty();
+    for (const auto& [item, node] : holders) moved = moved && node == survivor_id;
+    if (!moved) std::this_thread::sleep_for(milliseconds(20));  // the pace of the poll
+  }
+  EXPECT_TRUE(moved) << ExactlyOneProblem(c.Items(), {survivor}, nullptr);
+  EXPECT_TRUE(doubled.empty()) << "held by both querynodes: " << absl::StrJoin(doubled, ", ");
+  EXPECT_NE(cut->LogText().find("releasing all"), std::string::npos) << cut->LogText();
+  EXPECT_TRUE(cut->Running());  // it never exits because etcd is gone (S6)
 }
 
 TEST_F(QueryCoordTest, DeposedActiveCommandRefusedByWorker_S4) {

@@ -78,6 +78,7 @@ class WorkerTest : public ::testing::Test {
   WorkerTest() : worker_("querynode", std::make_unique<FakeExecutor>(&log_)) {
     worker_.SetServerId(kWorkerId);
     worker_.MarkEpochsLearned();
+    worker_.SetMayHoldWork(true, "");
   }
 
   std::vector<std::string> Started() {
@@ -239,7 +240,35 @@ TEST(WorkerStartup, RefusesSyncsUntilRegisteredAndEpochsLearned) {
   EXPECT_FALSE(worker.AwaitEpochsLearned(Deadline::In(std::chrono::milliseconds(1))));
   worker.MarkEpochsLearned();
   EXPECT_TRUE(worker.AwaitEpochsLearned(Deadline::In(std::chrono::seconds(1))));
+  // Its session key is not in etcd yet: no coordinator may count on it.
+  EXPECT_EQ(RefusalDetail(worker.Sync(Request("datacoord", 5, {"flush/1"})).status()).code(),
+            v1::INITIALIZING);
+  worker.SetMayHoldWork(true, "");
   EXPECT_TRUE(worker.Sync(Request("datacoord", 5, {"flush/1"})).ok());
+}
+
+TEST_F(WorkerTest, LeaseLapse_ReleasesEverythingAndRefusesSyncs_S2) {
+  ASSERT_TRUE(worker_.Sync(Request("querycoord", 5, {"channel/a", "segment/1"})).ok());
+  ASSERT_TRUE(worker_.Sync(Request("datacoord", 6, {"channel/b"})).ok());
+  // No renewal for TTL - serveGrant: stop everything before a coordinator can see this worker
+  // gone and place its items elsewhere.
+  worker_.SetMayHoldWork(false, "test: lease not renewed");
+  EXPECT_THAT(Released(), UnorderedElementsAre("querycoord:channel/a", "querycoord:segment/1",
+                                               "datacoord:channel/b"));
+  EXPECT_THAT(Held(worker_, "querycoord"), IsEmpty());
+  EXPECT_THAT(Held(worker_, "datacoord"), IsEmpty());
+  auto refused = worker_.Sync(Request("querycoord", 5, {"channel/a"}));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(RefusalDetail(refused.status()).code(), v1::INITIALIZING);
+  EXPECT_THAT(Held(worker_, "querycoord"), IsEmpty());
+  // The epochs seen are kept: a deposed active is still refused once work resumes.
+  EXPECT_EQ(worker_.HighestEpoch("datacoord"), 6);
+  // Renewed again: the active's next Sync starts the items anew.
+  worker_.SetMayHoldWork(true, "");
+  ASSERT_TRUE(worker_.Sync(Request("querycoord", 5, {"channel/a"})).ok());
+  EXPECT_EQ(Held(worker_, "querycoord").count("channel/a"), 1u);
+  EXPECT_EQ(worker_.Sync(Request("datacoord", 5, {"channel/b"})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(EpochLearning, ActiveKeysAndMixcoord_S4) {
@@ -278,6 +307,7 @@ TEST(SimulatedExecutor, ItemsReachReadyOrFinished) {
   Worker worker("querynode", std::make_unique<SimulatedExecutor>(std::chrono::milliseconds(20)));
   worker.SetServerId(kWorkerId);
   worker.MarkEpochsLearned();
+  worker.SetMayHoldWork(true, "");
   ASSERT_TRUE(worker.Sync(Request("querycoord", 3, {"channel/a", "segment/1", "x"})).ok());
   ASSERT_TRUE(worker.Sync(Request("datacoord", 2, {"flush/1"})).ok());
   const Deadline deadline = Deadline::In(std::chrono::seconds(10));
@@ -291,6 +321,7 @@ TEST(SimulatedExecutor, ZeroDurationAndReleaseWhileRunning) {
   Worker worker("indexnode", std::make_unique<SimulatedExecutor>(Duration::zero()));
   worker.SetServerId(kWorkerId);
   worker.MarkEpochsLearned();
+  worker.SetMayHoldWork(true, "");
   ASSERT_TRUE(worker.Sync(Request("indexcoord", 3, {"task/1/2/0"})).ok());
   EXPECT_TRUE(AwaitItemState(worker, "indexcoord", "task/1/2/0", v1::ITEM_FINISHED,
                              Deadline::In(std::chrono::seconds(10))));
@@ -298,6 +329,7 @@ TEST(SimulatedExecutor, ZeroDurationAndReleaseWhileRunning) {
   Worker slow("indexnode", std::make_unique<SimulatedExecutor>(std::chrono::hours(1)));
   slow.SetServerId(kWorkerId);
   slow.MarkEpochsLearned();
+  slow.SetMayHoldWork(true, "");
   ASSERT_TRUE(slow.Sync(Request("indexcoord", 3, {"task/1/3/0"})).ok());
   EXPECT_TRUE(AwaitItemState(slow, "indexcoord", "task/1/3/0", v1::ITEM_RUNNING,
                              Deadline::In(std::chrono::seconds(10))));
