@@ -42,6 +42,8 @@ class Gate {
   // Milvus's component state as this process would report it now.
   v1::StateCode State() const;
   bool Serving() const { return replica_->Serving(); }
+  // S2 for commands sent before Healthy too (session::Replica::WithinServeGrant).
+  bool WithinServeGrant() const { return replica_->WithinServeGrant(); }
   // This process's server ID (0 until allocated).
   int64_t ServerId() const { return replica_->status().server_id; }
 

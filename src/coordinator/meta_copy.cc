@@ -154,26 +154,51 @@ absl::Status MetaCopy::CatchUp(int64_t revision, Deadline deadline) const {
                                                   " (etcd unreachable or the watch is stuck?)"));
 }
 
-absl::Status MetaCopy::CatchUpAsActive(const session::Leadership& leadership, Deadline deadline) {
+absl::Status MetaCopy::CatchUpThroughBarrier(const session::Leadership& leadership,
+                                             Deadline deadline) {
   etcd::Txn barrier;
   barrier.success.push_back(
       etcd::TxnOp::Put(prefix_ + kEpochKey, std::to_string(leadership.epoch())));
+  Duration backoff = std::chrono::milliseconds(10);
   while (true) {
     // S1: fenced like every write of the active; the Put is idempotent, so an unknown outcome is
     // simply tried again.
     absl::StatusOr<etcd::TxnResult> written = leadership.FencedCommit(barrier, deadline);
     if (written.ok()) return CatchUp(written->revision, deadline);
     if (!IsOutcomeUnknown(written.status()) || deadline.Expired()) {
-      return Annotate(written.status(), absl::StrCat(options_.name, ": the activation barrier"));
+      return Annotate(written.status(), absl::StrCat(options_.name, ": the barrier write"));
     }
+    std::this_thread::sleep_for(std::min(backoff, deadline.Remaining()));  // retry backoff
+    backoff = std::min(backoff * 2, options_.max_retry_backoff);
   }
+}
+
+absl::Status MetaCopy::CatchUpAsActive(const session::Leadership& leadership, Deadline deadline) {
+  return CatchUpThroughBarrier(leadership, deadline);
+}
+
+absl::Status MetaCopy::CatchUpWithEtcd(Deadline deadline) {
+  COORDHA_RETURN_IF_ERROR(CatchUp(1, deadline));  // loaded
+  etcd::RangeOptions newer;
+  newer.prefix = true;
+  newer.keys_only = true;
+  newer.min_mod_revision = applied_revision() + 1;
+  COORDHA_ASSIGN_OR_RETURN(etcd::RangeResult read, client_->Range(prefix_, newer, deadline));
+  int64_t newest = 0;
+  for (const etcd::KeyValue& kv : read.kvs) newest = std::max(newest, kv.mod_revision);
+  return CatchUp(newest, deadline);
 }
 
 absl::StatusOr<etcd::TxnResult> MetaCopy::Commit(const session::Leadership& leadership,
                                                  etcd::Txn txn, Deadline deadline) {
   COORDHA_ASSIGN_OR_RETURN(etcd::TxnResult result,
                            leadership.FencedCommit(std::move(txn), deadline));
-  COORDHA_RETURN_IF_ERROR(CatchUp(result.revision, deadline));
+  if (result.succeeded) {
+    COORDHA_RETURN_IF_ERROR(CatchUp(result.revision, deadline));
+  } else {
+    // The revision of a failed Txn is etcd's newest, likely a write outside this prefix.
+    COORDHA_RETURN_IF_ERROR(CatchUpThroughBarrier(leadership, deadline));
+  }
   return result;
 }
 

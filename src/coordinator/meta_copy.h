@@ -70,8 +70,15 @@ class MetaCopy {
   absl::Status CatchUp(int64_t revision, Deadline deadline) const;
   // S7/L5 at activation: a fenced write of "<prefix>epoch", then CatchUp() to its revision.
   absl::Status CatchUpAsActive(const session::Leadership& leadership, Deadline deadline);
-  // S1: FencedCommit(txn), then CatchUp() to its revision (also when the txn's own compares
-  // failed, so the caller re-reads a copy at least as new as what made them fail). Errors as
+  // L5 for a copy followed read-only (no barrier of ours to wait for): loaded, then a
+  // linearizable keys-only read of what changed under the prefix after the applied revision, then
+  // CatchUp() to the newest of those. Deletions leave nothing to read; the watch applies them in
+  // order soon after.
+  absl::Status CatchUpWithEtcd(Deadline deadline);
+  // S1: FencedCommit(txn), then CatchUp() to its revision. When the txn's own compares failed,
+  // the revision etcd answers with may belong to a write outside the prefix, which the copy never
+  // sees: then a fenced barrier write ("<prefix>epoch") follows and the copy catches up to that,
+  // so the caller re-reads a copy at least as new as what made the compares fail. Errors as
   // FencedCommit's (FencedError, OutcomeUnknownError, etcd's), or the CatchUp's.
   absl::StatusOr<etcd::TxnResult> Commit(const session::Leadership& leadership, etcd::Txn txn,
                                          Deadline deadline);
@@ -91,6 +98,8 @@ class MetaCopy {
   std::string Key(const std::string& rel) const { return prefix_ + rel; }
 
  private:
+  // A fenced write of "<prefix>epoch" (retried on an unknown outcome), then CatchUp() to it.
+  absl::Status CatchUpThroughBarrier(const session::Leadership& leadership, Deadline deadline);
   void Run(std::stop_token stop);
   absl::StatusOr<int64_t> Load();
   void OnEvents(const std::vector<etcd::WatchEvent>& events);

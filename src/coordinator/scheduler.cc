@@ -18,6 +18,8 @@ namespace {
 constexpr char kAssignmentDir[] = "assignment/";
 // etcd's default --max-txn-ops is 128; the fence takes one compare.
 constexpr size_t kMaxOpsPerTxn = 100;
+// The bound of the policy's OnReports (its fenced writes), apart from the round's.
+constexpr Duration kReportTimeout = std::chrono::seconds(2);
 
 struct Record {
   int64_t worker = 0;
@@ -236,7 +238,8 @@ void Scheduler::Loop(std::stop_token stop, session::Leadership leadership) {
     }
     absl::Status round = Round(
         leadership,
-        Deadline::In(std::max<Duration>(options_.round_interval * 5, std::chrono::seconds(2))));
+        Deadline::In(std::max<Duration>(options_.round_interval * 5, std::chrono::seconds(2))),
+        stop);
     if (session::IsFenced(round)) {
       spdlog::warn("{}: deposed (epoch {}): placement stops", options_.coordinator,
                    leadership.epoch());
@@ -253,7 +256,8 @@ void Scheduler::Loop(std::stop_token stop, session::Leadership leadership) {
   }
 }
 
-absl::Status Scheduler::Round(const session::Leadership& leadership, Deadline deadline) {
+absl::Status Scheduler::Round(const session::Leadership& leadership, Deadline deadline,
+                              std::stop_token stop) {
   COORDHA_ASSIGN_OR_RETURN(auto live, LiveWorkers(deadline));
   std::set<int64_t> live_ids;
   for (const auto& [id, w] : live) live_ids.insert(id);
@@ -316,25 +320,59 @@ absl::Status Scheduler::Round(const session::Leadership& leadership, Deadline de
   records = Records(*copy_);
   std::map<std::string, const v1::WorkItem*> items;
   for (const DesiredItem& d : desired) items[d.item.id()] = &d.item;
+  std::vector<int64_t> order;
   int64_t server_id = 0;
   {
     MutexLock lock(&mu_);
     server_id = server_id_;
+    // Moves hand over (one item, one worker): the workers that must let go of something are
+    // told first, and below an item goes to its new worker only once no other live worker
+    // reports holding it — a later round, if the old one did not answer this time.
+    std::set<int64_t> losing;
+    for (const auto& [id, holders] : held_) {
+      auto r = records.find(id);
+      for (int64_t w : holders) {
+        if (r == records.end() || r->second.worker != w || !items.contains(id)) losing.insert(w);
+      }
+    }
+    for (const auto& [worker_id, worker] : live) {
+      if (losing.contains(worker_id)) order.push_back(worker_id);
+    }
+    for (const auto& [worker_id, worker] : live) {
+      if (!losing.contains(worker_id)) order.push_back(worker_id);
+    }
   }
   std::vector<ItemReport> reports;
-  for (const auto& [worker_id, worker] : live) {
+  for (int64_t worker_id : order) {
+    const WorkerInfo& worker = live.at(worker_id);
+    if (stop.stop_requested()) return absl::CancelledError("placement stopped");
+    // S2: command workers only inside this active's serve grant. A worker's epoch check (S4)
+    // refuses a deposed active only once it has heard of the newer epoch; the grant covers the
+    // rest (a paused active waking up in the middle of a round).
+    if (grant_check_ && !grant_check_()) {
+      return absl::UnavailableError("the serve grant lapsed: no commands to workers");
+    }
     v1::SyncRequest request;
     request.set_coordinator(options_.coordinator);
     request.set_server_id(server_id);
     request.set_epoch(leadership.epoch());
     request.set_worker_id(worker_id);
-    for (const auto& [id, r] : records) {
-      if (r.worker != worker_id) continue;
-      auto item = items.find(id);
-      if (item != items.end()) *request.add_items() = *item->second;
+    {
+      MutexLock lock(&mu_);
+      for (const auto& [id, r] : records) {
+        if (r.worker != worker_id) continue;
+        auto item = items.find(id);
+        if (item == items.end()) continue;
+        auto holders = held_.find(id);
+        const bool elsewhere =
+            holders != held_.end() && std::any_of(holders->second.begin(), holders->second.end(),
+                                                  [&](int64_t w) { return w != worker_id; });
+        if (!elsewhere) *request.add_items() = *item->second;
+      }
     }
+    // Each Sync has its own bound: a hung worker costs one rpc_timeout, not the others' turn.
     grpc::ClientContext context;
-    context.set_deadline(deadline.Min(Deadline::In(options_.rpc_timeout)).ToWall());
+    context.set_deadline(Deadline::In(options_.rpc_timeout).ToWall());
     v1::SyncResponse response;
     grpc::Status status = StubFor(worker.address)->Sync(&context, request, &response);
     if (!status.ok()) {
@@ -367,7 +405,9 @@ absl::Status Scheduler::Round(const session::Leadership& leadership, Deadline de
     std::erase_if(held_, [](const auto& entry) { return entry.second.empty(); });
     ++rounds_;
   }
-  if (!reports.empty()) policy_->OnReports(leadership, reports, deadline);
+  if (!reports.empty()) {
+    policy_->OnReports(leadership, reports, Deadline::In(kReportTimeout));
+  }
   return absl::OkStatus();
 }
 

@@ -20,7 +20,11 @@
 //   4. sync          every live worker gets the WHOLE set of items placed on it with this epoch
 //                    (Worker.Sync, S4): it adds, drops and reports states. A worker that has seen
 //                    a higher epoch refuses: this active is deposed and its command changed
-//                    nothing;
+//                    nothing. Only inside the serve grant (S2). A move hands over: workers that
+//                    lose items are synced first, and an item is left out of its new worker's set
+//                    while another live worker still reports holding it, so it never runs on two
+//                    live workers at once (a dead one's session has ended: it holds nothing, the
+//                    worker side of S2 in worker/worker.h). Each Sync has its own timeout;
 //   5. report        the policy gets every item's state as its placed worker reported it
 //                    (OnReports), to persist what matters (a finished build) with fenced writes.
 //
@@ -39,6 +43,7 @@
 #define COORDHA_COORDINATOR_SCHEDULER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -123,6 +128,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   void set_server_id(int64_t id);
+  // S2: asked before each Sync; false (the serve grant lapsed) ends the round without telling any
+  // more workers. Unset: always true (tests). Set before Activate(); called on the round thread.
+  void set_grant_check(std::function<bool()> check) { grant_check_ = std::move(check); }
   // See the top. Errors: the first round's fencing error (deposed) or its deadline.
   absl::Status Activate(const session::Leadership& leadership, Deadline deadline);
   void Deactivate();
@@ -146,7 +154,8 @@ class Scheduler {
                                               int max_moves);
 
  private:
-  absl::Status Round(const session::Leadership& leadership, Deadline deadline);
+  absl::Status Round(const session::Leadership& leadership, Deadline deadline,
+                     std::stop_token stop = {});
   absl::StatusOr<std::map<int64_t, WorkerInfo>> LiveWorkers(Deadline deadline);
   v1::Worker::Stub* StubFor(const std::string& address);
   void Collect(const std::map<int64_t, WorkerInfo>& workers, Deadline deadline);
@@ -156,6 +165,7 @@ class Scheduler {
   MetaCopy* const copy_;
   SchedulerPolicy* const policy_;
   const SchedulerOptions options_;
+  std::function<bool()> grant_check_;  // set before Activate()
 
   mutable Mutex mu_;
   CondVar wake_;

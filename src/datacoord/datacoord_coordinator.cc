@@ -110,6 +110,7 @@ class DataCoordinator final : public coordinator::Coordinator, public coordinato
   void Bind(const coordinator::Gate* gate) override {
     Coordinator::Bind(gate);
     service_.Bind(gate);
+    scheduler_.set_grant_check([gate] { return gate->WithinServeGrant(); });
   }
   std::vector<grpc::Service*> Services() override { return {&service_}; }
 

@@ -41,9 +41,9 @@ void IndexStore::Stop() {
 }
 
 absl::Status IndexStore::CatchUpAsActive(const session::Leadership& leadership, Deadline deadline) {
-  // L5: the segments copy has no barrier of ours to wait for; loaded (revision >= 1) is enough,
-  // its watch applies every later change in order.
-  COORDHA_RETURN_IF_ERROR(Annotate(segments_.CatchUp(1, deadline), "loading datacoord's segments"));
+  // L5: the segments copy has no barrier of ours to wait for: as new as etcd is.
+  COORDHA_RETURN_IF_ERROR(
+      Annotate(segments_.CatchUpWithEtcd(deadline), "loading datacoord's segments"));
   return own_.CatchUpAsActive(leadership, deadline);  // S7
 }
 

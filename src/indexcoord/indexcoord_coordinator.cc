@@ -31,6 +31,7 @@ IndexCoordinator::~IndexCoordinator() {
 void IndexCoordinator::Bind(const coordinator::Gate* gate) {
   Coordinator::Bind(gate);
   service_.Bind(gate);
+  scheduler_.set_grant_check([gate] { return gate->WithinServeGrant(); });
 }
 
 absl::Status IndexCoordinator::Activate(const session::Leadership& leadership, Deadline deadline) {

@@ -52,14 +52,16 @@ QueryCoordinator::~QueryCoordinator() {
 void QueryCoordinator::Bind(const coordinator::Gate* gate) {
   Coordinator::Bind(gate);
   service_.Bind(gate);
+  scheduler_.set_grant_check([gate] { return gate->WithinServeGrant(); });
 }
 
 absl::Status QueryCoordinator::Activate(const session::Leadership& leadership, Deadline deadline) {
   // S7/L5: decide nothing on a copy older than every change of the earlier epochs.
   COORDHA_RETURN_IF_ERROR(meta_.CatchUpAsActive(leadership, deadline));
-  // The target needs both read-only copies loaded: revision 1 is reached by any load.
-  COORDHA_RETURN_IF_ERROR(catalog_.CatchUp(1, deadline));
-  COORDHA_RETURN_IF_ERROR(segments_.CatchUp(1, deadline));
+  // The target needs both read-only copies as new as etcd: a segment the copy has not seen yet
+  // would look released and be dropped from the querynodes for a round.
+  COORDHA_RETURN_IF_ERROR(catalog_.CatchUpWithEtcd(deadline));
+  COORDHA_RETURN_IF_ERROR(segments_.CatchUpWithEtcd(deadline));
   scheduler_.set_server_id(gate_ != nullptr ? gate_->ServerId() : 0);
   // L5: the real distribution from the querynodes first, then one reconciling round.
   COORDHA_RETURN_IF_ERROR(

@@ -57,6 +57,13 @@ bool Replica::Serving() const {
          BootClock::now() < session_->ServeDeadline();
 }
 
+bool Replica::WithinServeGrant() const {
+  MutexLock lock(&mu_);
+  return !stopping_ &&
+         (status_.state == ReplicaState::kActive || status_.state == ReplicaState::kInitializing) &&
+         session_ != nullptr && BootClock::now() < session_->ServeDeadline();
+}
+
 Duration Replica::ServeGrantRemaining() const {
   MutexLock lock(&mu_);
   if (session_ == nullptr || status_.state != ReplicaState::kActive || stopping_) return {};

@@ -177,6 +177,10 @@ class Replica {
 
   // S2: true only while this replica is the healthy active and inside its serve grant.
   bool Serving() const;
+  // S2: true while this replica holds an epoch (recovering or active, not stopping) and is inside
+  // its serve grant: the bound for commands a new active sends before it is Healthy (its first
+  // placement round, coordinator/scheduler.h).
+  bool WithinServeGrant() const;
   ReplicaStatus status() const;
   // Time left of the serve grant (S2) and of the lease as this process knows it; zero when none.
   Duration ServeGrantRemaining() const;

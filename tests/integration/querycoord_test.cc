@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <set>
@@ -74,8 +75,9 @@ class QueryCoordTest : public RealEtcdTest {
     return processes_.back().get();
   }
 
-  // Two querycoord replicas and two querynodes whose simulated loads take `work_seconds`.
-  void StartCluster(const std::string& work_seconds = "0.05") {
+  // Two querycoord replicas and two querynodes whose simulated loads take `work_seconds`, with
+  // session TTL `node_ttl`.
+  void StartCluster(const std::string& work_seconds = "0.05", int64_t node_ttl = 3) {
     for (int i = 0; i < 2; ++i) {
       coords_.push_back(Start({.role = "querycoord", .active_standby = true}));
       ASSERT_NE(coords_.back(), nullptr);
@@ -83,6 +85,7 @@ class QueryCoordTest : public RealEtcdTest {
     for (int i = 0; i < 2; ++i) {
       nodes_.push_back(Start({.role = "querynode",
                               .active_standby = false,
+                              .ttl_seconds = node_ttl,
                               .sets = {"queryNode.workDuration=" + work_seconds}}));
       ASSERT_NE(nodes_.back(), nullptr);
     }
@@ -473,11 +476,32 @@ TEST_F(QueryCoordTest, KillNineQuerynode_ItsItemsMoveAndBalanceResumes) {
     return true;
   });
   EXPECT_EQ(LoadState(c.id).state(), v1::LoadStateLoaded);
-  // It comes back (a new session, a new server ID): it gets its share again.
+  // It comes back (a new session, a new server ID): it gets its share again, each item handed
+  // over — the survivor lets go before the newcomer starts it, never both at once.
   ASSERT_TRUE(nodes_[0]->process().WaitForExit(Deadline::In(seconds(10))).ok());
   ASSERT_TRUE(nodes_[0]->Restart().ok());
-  ASSERT_TRUE(nodes_[0]->AwaitState(Healthy, TestDeadline())) << nodes_[0]->LogText();
+  std::atomic<bool> balanced{false};
+  std::set<std::string> doubled;
+  std::thread monitor([&] {
+    while (!balanced.load()) {
+      // The newcomer first: an item shows there only after the survivor let go of it.
+      auto on_newcomer = NodeItems(nodes_[0]);
+      auto on_survivor = NodeItems(nodes_[1]);
+      if (on_newcomer.ok() && on_survivor.ok()) {
+        std::set<std::string> newcomer_items;
+        for (const auto& s : on_newcomer->items()) newcomer_items.insert(s.id());
+        for (const auto& s : on_survivor->items()) {
+          if (newcomer_items.contains(s.id())) doubled.insert(s.id());
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(5));  // the pace of the poll
+    }
+  });
+  EXPECT_TRUE(nodes_[0]->AwaitState(Healthy, TestDeadline())) << nodes_[0]->LogText();
   AwaitExactlyOne(c.Items(), nodes_, [](const auto& holders) { return EachHoldsSome(holders, 2); });
+  balanced = true;
+  monitor.join();
+  EXPECT_TRUE(doubled.empty()) << "held by both querynodes: " << absl::StrJoin(doubled, ", ");
 }
 
 // S2 for workers: a querynode cut off from etcd (but not from querycoord) releases its items once
@@ -530,6 +554,53 @@ TEST_F(QueryCoordTest, QuerynodeCutOffFromEtcd_ReleasesItsItemsBeforeTheyMove_S2
   EXPECT_TRUE(doubled.empty()) << "held by both querynodes: " << absl::StrJoin(doubled, ", ");
   EXPECT_NE(cut->LogText().find("releasing all"), std::string::npos) << cut->LogText();
   EXPECT_TRUE(cut->Running());  // it never exits because etcd is gone (S6)
+}
+
+// A move hands over: querycoord moves items off a frozen querynode (it is still live: its session
+// has time left) to a new one, and the new one gets an item only after the old one has let go of
+// it — not while the old one, unreachable, still holds it.
+TEST_F(QueryCoordTest, RebalanceOffAFrozenHolder_NeverTwoHolders_S1) {
+  // Querynode sessions of 20 s: the frozen one stays live (and holding) through the moves.
+  ASSERT_NO_FATAL_FAILURE(StartCluster("0.05", 20));
+  const TestCollection c = CreateCollection("books", 8001, 4, 4);
+  LoadAndSettle(c);
+  CoordhaProcess* active = AwaitActive();
+  ASSERT_NE(active, nullptr);
+  CoordhaProcess* frozen = nodes_[1];
+  const int64_t frozen_id = ServerId(frozen);
+  ASSERT_TRUE(frozen->Signal(SIGSTOP).ok());
+  CoordhaProcess* newcomer = Start(
+      {.role = "querynode", .active_standby = false, .sets = {"queryNode.workDuration=0.05"}});
+  ASSERT_NE(newcomer, nullptr);
+  const std::string moved = absl::StrCat("from querynode-", frozen_id, " to querynode-");
+  bool seen = false;
+  for (Deadline d = TestDeadline(); !d.Expired() && !seen;) {
+    seen = active->LogText().find(moved) != std::string::npos;
+    if (!seen) std::this_thread::sleep_for(milliseconds(20));  // the pace of the poll
+  }
+  ASSERT_TRUE(seen) << active->LogText();
+  ASSERT_TRUE(frozen->Signal(SIGCONT).ok());
+  std::set<std::string> doubled;
+  nodes_.push_back(newcomer);
+  bool settled = false;
+  for (Deadline d = TestDeadline(); !d.Expired() && !settled;) {
+    // The newcomer first: an item shows there only after the frozen one let go of it.
+    auto on_newcomer = NodeItems(newcomer);
+    auto on_frozen = NodeItems(frozen);
+    if (on_newcomer.ok() && on_frozen.ok()) {
+      std::set<std::string> newcomer_items;
+      for (const auto& s : on_newcomer->items()) newcomer_items.insert(s.id());
+      for (const auto& s : on_frozen->items()) {
+        if (newcomer_items.contains(s.id())) doubled.insert(s.id());
+      }
+    }
+    std::map<std::string, int64_t> holders;
+    settled = ExactlyOneProblem(c.Items(), nodes_, &holders).empty() &&
+              holders.size() == c.Items().size();
+    if (!settled) std::this_thread::sleep_for(milliseconds(5));  // the pace of the poll
+  }
+  EXPECT_TRUE(settled) << ExactlyOneProblem(c.Items(), nodes_, nullptr);
+  EXPECT_TRUE(doubled.empty()) << "held by two querynodes: " << absl::StrJoin(doubled, ", ");
 }
 
 TEST_F(QueryCoordTest, DeposedActiveCommandRefusedByWorker_S4) {
