@@ -85,6 +85,12 @@ function ago(ms) {
                                            : Math.round(s / 3600) + ' h ago';
 }
 
+// What a worker was given, from the coordinators' placement records: "channel: 2, segment: 1".
+function work(byKind) {
+  const parts = Object.entries(byKind || {}).map(([kind, n]) => kind + ': ' + n);
+  return parts.length > 0 ? parts.join(', ') : 'idle';
+}
+
 function renderRole(role, sessions) {
   const head = el('h2', {}, role.role);
   if (role.hasActive === true) {
@@ -93,23 +99,27 @@ function renderRole(role, sessions) {
   } else if (role.hasActive === false) {
     head.append(el('span', {class: 'badge bad'}, 'NO ACTIVE'));
   }
-  const table = el('table', {},
-      el('tr', {}, ...['Server', 'Address', 'Role', 'State', 'Epoch', 'Lease left', 'PID']
-                        .map((h) => el('th', {}, h))));
+  // Coordinators: role and epoch per replica. Workers: what each was given instead.
+  const worker = role.hasActive === undefined;
+  const headers = worker ? ['Server', 'Address', 'State', 'Lease left', 'PID', 'Work']
+                         : ['Server', 'Address', 'Role', 'State', 'Epoch', 'Lease left', 'PID'];
+  const table = el('table', {}, el('tr', {}, ...headers.map((h) => el('th', {}, h))));
   for (const s of sessions) {
     const attrs = {class: s.active ? 'replica active' : 'replica'};
     if (s.active) attrs['data-active-of'] = s.role;
-    table.append(el('tr', attrs,
-        el('td', {}, s.serverId),
-        el('td', {}, s.address),
-        el('td', {}, s.active ? el('span', {class: 'badge ok'}, '\u25cf active')
-                              : role.hasActive !== undefined ? 'standby' : 'worker'),
-        el('td', {}, s.state),
-        el('td', {}, dash(s.epoch)),
-        el('td', {}, s.leaseTtlLeft >= 0 ? s.leaseTtlLeft + ' s' : '-'),
-        el('td', {}, dash(s.pid))));
+    const lease = s.leaseTtlLeft >= 0 ? s.leaseTtlLeft + ' s' : '-';
+    table.append(el('tr', attrs, ...(worker
+        ? [el('td', {}, s.serverId), el('td', {}, s.address), el('td', {}, s.state),
+           el('td', {}, lease), el('td', {}, dash(s.pid)),
+           el('td', {class: 'work'}, work(s.work))]
+        : [el('td', {}, s.serverId), el('td', {}, s.address),
+           el('td', {}, s.active ? el('span', {class: 'badge ok'}, '\u25cf active') : 'standby'),
+           el('td', {}, s.state), el('td', {}, dash(s.epoch)), el('td', {}, lease),
+           el('td', {}, dash(s.pid))])));
   }
-  if (sessions.length === 0) table.append(el('tr', {}, el('td', {colspan: 7}, 'no sessions')));
+  if (sessions.length === 0) {
+    table.append(el('tr', {}, el('td', {colspan: headers.length}, 'no sessions')));
+  }
   return el('section', {class: 'role', id: 'role-' + role.role}, head, table);
 }
 
@@ -148,7 +158,10 @@ function render(view) {
     $('roles').replaceChildren(el('section', {}, 'no sessions under ' + view.prefix));
   }
   $('failover-body').replaceChildren(renderFailovers(roles));
-  $('problems').replaceChildren(...(view.problems || []).map((p) => el('div', {}, '\u26a0 ' + p)));
+  $('problems').replaceChildren(
+      ...(view.problems || []).map((p) => el('div', {}, '\u26a0 ' + p)),
+      ...Object.entries(view.unplaced || {}).map(([c, n]) => el('div', {},
+          '\u26a0 ' + c + ': ' + n + ' items on no live worker')));
   const coords = roles.filter((r) => r.hasActive !== undefined);
   const actives = coords.filter((r) => r.hasActive).length;
   $('summary').textContent = actives + ' of ' + coords.length + ' coordinator roles active \u00b7 ' +
