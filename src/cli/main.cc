@@ -37,7 +37,10 @@ int main(int argc, char** argv) {
 
   std::string role;
   CLI::App* run = app.add_subcommand("run", "run one process of a role");
-  run->add_option("role", role, "rootcoord, datacoord, querycoord or indexcoord")->required();
+  run->add_option("role", role,
+                  "rootcoord, datacoord, querycoord, indexcoord, mixcoord (all four in one), or a "
+                  "worker: querynode, datanode, indexnode")
+      ->required();
   add_config_flags(run);
 
   coordha::cli::StatusOptions status_options;
@@ -48,7 +51,9 @@ int main(int argc, char** argv) {
 
   coordha::cli::UpOptions up_options;
   CLI::App* up = app.add_subcommand(
-      "up", "run a local HA cluster: etcd, two replicas of each coordinator, a live status table");
+      "up",
+      "run a local HA cluster: etcd, two replicas of each coordinator, one of each worker, a "
+      "live status table");
   up->add_option("--dir", up_options.dir,
                  "directory for etcd data and logs (default ./coordha-up)");
   up->add_option("--page-port", up_options.page_port,
