@@ -82,6 +82,11 @@ CLI::App* AddSwitchoverCommands(CLI::App& app, SwitchoverOptions* options,
 // when set), then prints the new active and its epoch.
 int SwitchoverCommand(const config::Config& config, const SwitchoverOptions& options);
 
+// `coordha chaos check HISTORY`: checks a chaos run's history (chaos/history.h) against the
+// invariants of chaos/checker.h; prints one line per invariant and "N passed, M failed". Exit 0
+// when all hold, 1 on any violation, 2 when the file is unreadable or malformed.
+int ChaosCheckCommand(const std::string& history_file);
+
 }  // namespace coordha::cli
 
 #endif  // COORDHA_CLI_COMMANDS_H_

@@ -68,6 +68,15 @@ int main(int argc, char** argv) {
   CLI::App* switchover =
       coordha::cli::AddSwitchoverCommands(app, &switchover_options, add_config_flags);
   CLI::App* resign = app.get_subcommand("resign");
+  std::string history_file;
+  CLI::App* chaos = app.add_subcommand("chaos", "chaos testing: check a recorded history");
+  chaos->require_subcommand(1);
+  CLI::App* chaos_check = chaos->add_subcommand(
+      "check",
+      "check a chaos run's history (JSON lines): one line per invariant, exit 1 on any "
+      "violation");
+  chaos_check->add_option("history", history_file, "the history file")->required();
+
   coordha::cli::BenchOptions bench_options;
   CLI::App* bench = coordha::cli::AddBenchCommand(app, &bench_options, add_config_flags);
 
@@ -95,6 +104,7 @@ int main(int argc, char** argv) {
     if (resign->parsed()) switchover_options.to_server_id = 0;
     return coordha::cli::SwitchoverCommand(*config, switchover_options);
   }
+  if (chaos_check->parsed()) return coordha::cli::ChaosCheckCommand(history_file);
   if (bench->parsed()) return coordha::cli::BenchCommand(*config, bench_options);
   up_options.config_file = config_file;
   up_options.sets = sets;

@@ -189,7 +189,10 @@ absl::StatusOr<v1::SyncResponse> Worker::Sync(const v1::SyncRequest& request) {
                  request.epoch(), started.size(), released.size());
   }
   for (const std::string& id : released) executor_->Release(coordinator, id);
-  for (auto& [item, assignment] : started) {
+  for (const auto& started_item : started) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const v1::WorkItem& item = started_item.first;
+    const uint64_t assignment = started_item.second;
     const std::string id = item.id();
     executor_->Start(coordinator, item,
                      [this, coordinator, id, assignment](v1::ItemState state, std::string detail) {
