@@ -125,7 +125,9 @@ InvariantResult EpochsRise(const History& h) {
   for (const Operation& op : h.ops) {
     if (op.outcome == Outcome::kOk) by_role[op.role].push_back(&op);
   }
-  for (const auto& [role, ops] : by_role) {
+  for (const auto& entry : by_role) {
+    const std::string& role = entry.first;  // not a binding: clang 14 cannot capture one
+    const std::vector<const Operation*>& ops = entry.second;
     r.checked += static_cast<int64_t>(ops.size());
     RealTimeSweep(
         ops, [](const Operation& op) { return op.epoch; },
