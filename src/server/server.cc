@@ -1,21 +1,14 @@
 #include "server/server.h"
 
-#include <arpa/inet.h>
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -37,6 +30,7 @@
 #include "prometheus/registry.h"
 #include "querycoord/querycoord_coordinator.h"
 #include "rootcoord/root_coordinator.h"
+#include "server/net_util.h"
 #include "server/replica_metrics.h"
 #include "server/request_metrics.h"
 #include "session/keys.h"
@@ -48,69 +42,10 @@ namespace {
 
 using config::Role;
 
-// The first non-loopback IPv4 address of an interface that is up, else 127.0.0.1: the address
-// published in the session when `<role>.address` is not set.
-std::string DefaultAdvertiseHost() {
-  std::string found = "127.0.0.1";
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return found;
-  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
-    if ((it->ifa_flags & IFF_UP) == 0 || (it->ifa_flags & IFF_LOOPBACK) != 0) continue;
-    char buf[INET_ADDRSTRLEN] = {};
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
-    if (inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)) != nullptr) {
-      found = buf;
-      break;
-    }
-  }
-  freeifaddrs(list);
-  return found;
-}
-
-std::string HostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
-}
-
 // gRPC's own log lines (multi-line status dumps) go to our log at debug level: every failure that
 // matters to an operator is reported by us, once, in words.
 void GrpcLogToSpdlog(gpr_log_func_args* args) {
   spdlog::debug("grpc: {} ({}:{})", args->message, args->file, args->line);
-}
-
-// Tries the listen address the way gRPC will bind it (SO_REUSEADDR, no SO_REUSEPORT), so a taken
-// port is reported in one line before gRPC is asked. OK when it is free.
-absl::Status CheckPortFree(const std::string& host, int port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::OkStatus();  // let gRPC report it
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  int rc = 0;
-  if (v6) {
-    sockaddr_in6 addr{};
-    addr.sin6_family = AF_INET6;
-    addr.sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, host.c_str(), &addr.sin6_addr) != 1) {
-      close(fd);
-      return absl::OkStatus();
-    }
-    rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  } else {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-      close(fd);
-      return absl::OkStatus();  // a host name: gRPC resolves it
-    }
-    rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  }
-  const int err = errno;
-  close(fd);
-  if (rc == 0) return absl::OkStatus();
-  return absl::FailedPreconditionError(std::strerror(err));
 }
 
 void Fail(const std::string& line) { std::fprintf(stderr, "coordha: %s\n", line.c_str()); }
