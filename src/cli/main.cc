@@ -69,8 +69,19 @@ int main(int argc, char** argv) {
       coordha::cli::AddSwitchoverCommands(app, &switchover_options, add_config_flags);
   CLI::App* resign = app.get_subcommand("resign");
   std::string history_file;
-  CLI::App* chaos = app.add_subcommand("chaos", "chaos testing: check a recorded history");
-  chaos->require_subcommand(1);
+  coordha::cli::ChaosOptions chaos_options;
+  CLI::App* chaos = app.add_subcommand(
+      "chaos",
+      "a chaos run against rootcoord (kill -9, SIGTERM, SIGSTOP of the active or the standby "
+      "at random times) whose history is checked; or `chaos check HISTORY`");
+  chaos->require_subcommand(0, 1);
+  chaos->add_option("--duration", chaos_options.duration, "how long (60s; 90s, 2m, 1h)");
+  chaos->add_option("--seed", chaos_options.seed, "random seed (default: from the clock)");
+  chaos->add_option("--nemesis", chaos_options.nemesis, "faults to inject: kill9,term,stop");
+  chaos->add_option("--clients", chaos_options.clients, "concurrent clients (3)")
+      ->check(CLI::Range(1, 64));
+  chaos->add_option("--out", chaos_options.out,
+                    "directory for logs and history.jsonl (default ./coordha-chaos-<seed>)");
   CLI::App* chaos_check = chaos->add_subcommand(
       "check",
       "check a chaos run's history (JSON lines): one line per invariant, exit 1 on any "
@@ -105,6 +116,10 @@ int main(int argc, char** argv) {
     return coordha::cli::SwitchoverCommand(*config, switchover_options);
   }
   if (chaos_check->parsed()) return coordha::cli::ChaosCheckCommand(history_file);
+  if (chaos->parsed()) {
+    chaos_options.self_binary = SelfBinary(argv[0]);
+    return coordha::cli::ChaosRunCommand(chaos_options);
+  }
   if (bench->parsed()) return coordha::cli::BenchCommand(*config, bench_options);
   up_options.config_file = config_file;
   up_options.sets = sets;

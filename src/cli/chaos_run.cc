@@ -1,0 +1,318 @@
+// `coordha chaos`: a chaos run against rootcoord (issue "Chaos and correctness"). A private etcd
+// and two `coordha run rootcoord` replicas (the bench harness, bench_cluster.h); clients that
+// call AllocTimestamp, AllocID and CreateCollection without pause and record every operation
+// (chaos/history.h); a nemesis that, at seeded random times, kills -9, stops (SIGTERM) or freezes
+// (SIGSTOP, then SIGCONT) the active or the standby and brings it back. At the end the catalog is
+// read, the history written to DIR/history.jsonl, and the checker (chaos/checker.h) run over it.
+//
+// The nemeses here are the process ones; etcd restarts, member kills and network partitions are
+// not built yet and are refused by name.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "chaos/checker.h"
+#include "chaos/history.h"
+#include "cli/bench_cluster.h"
+#include "cli/commands.h"
+#include "common/mutex.h"
+#include "rootcoord/schema.h"
+
+namespace coordha::cli {
+namespace {
+
+using chaos::Fault;
+using chaos::Operation;
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntimeError = 1;
+constexpr int kExitUsage = 2;
+// A fault of the active must be followed by an answer within this (same machine: proof or a
+// clean resign takes milliseconds; a frozen active is ended after suspectAfter + serveGrant).
+constexpr int64_t kCrashBoundMs = 5000;
+constexpr int64_t kFreezeBoundMs = 10000;
+// Unknown DDL outcomes are retried with the same request ID this many times.
+constexpr int kDdlRetries = 3;
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "coordha: %s\n", message.c_str());
+  return code;
+}
+
+// Every operation and fault, with times in microseconds since the run began.
+class Recorder {
+ public:
+  Recorder() : start_(BootClock::now()) {}
+  int64_t Now() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(BootClock::now() - start_).count();
+  }
+  void Add(Operation op) {
+    MutexLock lock(&mu_);
+    history_.ops.push_back(std::move(op));
+  }
+  void Add(Fault fault) {
+    MutexLock lock(&mu_);
+    history_.faults.push_back(std::move(fault));
+  }
+  chaos::History Take() {
+    MutexLock lock(&mu_);
+    return std::move(history_);
+  }
+
+ private:
+  const BootTime start_;
+  Mutex mu_;
+  chaos::History history_ ABSL_GUARDED_BY(mu_);
+};
+
+Operation::Outcome OutcomeOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return Operation::Outcome::kOk;
+    case absl::StatusCode::kUnknown:  // the client's "some attempt may have applied"
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnavailable:
+      return Operation::Outcome::kUnknown;
+    default:
+      return Operation::Outcome::kFailed;
+  }
+}
+
+// One client: its own random stream, calls without pause until `stop`.
+void ClientLoop(client::Client* c, Recorder* recorder, int id, uint64_t seed,
+                const std::atomic<bool>* stop) {
+  std::mt19937_64 rng(seed);
+  int64_t next_ddl = 0;
+  while (!stop->load()) {
+    Operation op;
+    op.client = id;
+    // Mostly timestamps and IDs; one call in ten creates a collection (the catalog grows with
+    // every one, and a long run must not be about a huge catalog).
+    const uint64_t pick = rng() % 10;
+    if (pick < 5) {
+      op.kind = Operation::Kind::kTimestamp;
+      const uint32_t count = 1 + static_cast<uint32_t>(rng() % 4);
+      op.invoke_us = recorder->Now();
+      absl::StatusOr<client::TimestampRange> ts = c->AllocTimestamp(count);
+      op.complete_us = recorder->Now();
+      if (ts.status().code() == absl::StatusCode::kCancelled) return;
+      op.outcome = OutcomeOf(ts.status());
+      if (ts.ok()) {
+        op.first = ts->first;
+        op.count = ts->count;
+        op.server_id = ts->from.server_id;
+        op.epoch = ts->from.epoch;
+      }
+      recorder->Add(std::move(op));
+    } else if (pick < 9) {
+      op.kind = Operation::Kind::kId;
+      const uint32_t count = 1 + static_cast<uint32_t>(rng() % 16);
+      op.invoke_us = recorder->Now();
+      absl::StatusOr<client::IdRange> ids = c->AllocID(count);
+      op.complete_us = recorder->Now();
+      if (ids.status().code() == absl::StatusCode::kCancelled) return;
+      op.outcome = OutcomeOf(ids.status());
+      if (ids.ok()) {
+        op.first = static_cast<uint64_t>(ids->begin);
+        op.count = static_cast<uint32_t>(ids->end - ids->begin);
+        op.server_id = ids->from.server_id;
+        op.epoch = ids->from.epoch;
+      }
+      recorder->Add(std::move(op));
+    } else {
+      // A new collection; an unknown outcome is retried with the same request ID (a retry across
+      // a failover must not apply twice).
+      const std::string name = absl::StrCat("chaos_", id, "_", next_ddl);
+      const std::string request_id = absl::StrCat("chaos-", id, "-", next_ddl);
+      ++next_ddl;
+      for (int attempt = 0; attempt <= kDdlRetries && !stop->load(); ++attempt) {
+        Operation ddl;
+        ddl.kind = Operation::Kind::kDdl;
+        ddl.client = id;
+        ddl.name = name;
+        ddl.request_id = request_id;
+        ddl.invoke_us = recorder->Now();
+        absl::StatusOr<client::DdlOutcome> made = c->CreateCollection(
+            "", rootcoord::QuickSchema(name, 4), 1, client::CallOptions{.request_id = request_id});
+        ddl.complete_us = recorder->Now();
+        if (made.status().code() == absl::StatusCode::kCancelled) return;
+        ddl.outcome = OutcomeOf(made.status());
+        if (made.ok()) {
+          ddl.server_id = made->from.server_id;
+          ddl.epoch = made->from.epoch;
+        } else if (made.status().code() == absl::StatusCode::kAlreadyExists) {
+          ddl.error = "ALREADY_EXISTS";
+        } else {
+          ddl.error = absl::StatusCodeToString(made.status().code());
+        }
+        const bool retry = ddl.outcome == Operation::Outcome::kUnknown;
+        recorder->Add(std::move(ddl));
+        if (!retry) break;
+      }
+    }
+  }
+}
+
+absl::StatusOr<Duration> ParseDurationFlag(const std::string& text) {
+  double value = 0;
+  std::string unit;
+  size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    return absl::InvalidArgumentError(absl::StrCat("--duration '", text, "' is not a duration"));
+  }
+  unit = text.substr(used);
+  double seconds = value;
+  if (unit == "ms") {
+    seconds = value / 1000;
+  } else if (unit == "m") {
+    seconds = value * 60;
+  } else if (unit == "h") {
+    seconds = value * 3600;
+  } else if (!unit.empty() && unit != "s") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--duration '", text, "': use a number of seconds or 90s, 2m, 1h"));
+  }
+  if (seconds <= 0) return absl::InvalidArgumentError("--duration must be > 0");
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+int ChaosRunCommand(const ChaosOptions& options) {
+  absl::StatusOr<Duration> duration = ParseDurationFlag(options.duration);
+  if (!duration.ok()) return Fail(kExitUsage, std::string(duration.status().message()));
+  std::vector<std::string> nemeses = absl::StrSplit(options.nemesis, ',', absl::SkipEmpty());
+  for (const std::string& n : nemeses) {
+    if (n == "kill9" || n == "term" || n == "stop") continue;
+    if (n == "etcd-restart" || n == "etcd-member-kill" || n == "partition" || n == "reject") {
+      return Fail(kExitUsage,
+                  absl::StrCat("--nemesis ", n, " is not built yet; use kill9, term and stop"));
+    }
+    return Fail(kExitUsage, absl::StrCat("--nemesis: unknown '", n, "' (kill9, term, stop)"));
+  }
+  if (nemeses.empty()) return Fail(kExitUsage, "--nemesis: name at least one");
+  const uint64_t seed = options.seed != 0 ? options.seed : static_cast<uint64_t>(time(nullptr));
+  std::string out = options.out.empty() ? absl::StrCat("coordha-chaos-", seed) : options.out;
+  if (mkdir(out.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Fail(kExitRuntimeError, absl::StrCat("cannot create ", out, ": ", strerror(errno)));
+  }
+
+  Interrupt interrupt;  // before any thread
+  std::fprintf(stderr, "chaos: seed %llu, %s, nemeses %s, %d clients; logs and history in %s\n",
+               static_cast<unsigned long long>(seed), options.duration.c_str(),
+               absl::StrJoin(nemeses, ",").c_str(), options.clients, out.c_str());
+  absl::StatusOr<std::unique_ptr<BenchCluster>> started = BenchCluster::Start(
+      BenchClusterOptions{.self_binary = options.self_binary, .dir = out}, &interrupt);
+  if (!started.ok()) return Fail(kExitRuntimeError, std::string(started.status().message()));
+  BenchCluster& cluster = **started;
+
+  Recorder recorder;
+  std::atomic<bool> stop_clients{false};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < options.clients; ++i) {
+    clients.emplace_back(ClientLoop, &cluster.client(), &recorder, i, seed * 1000 + i + 1,
+                         &stop_clients);
+  }
+
+  // The nemesis, on this thread (the one that started the replicas).
+  std::mt19937_64 rng(seed);
+  std::map<std::string, int> injected;
+  const Deadline end = Deadline::In(*duration);
+  std::string trouble;
+  while (!end.Expired() && !interrupt.Received()) {
+    if (interrupt.Sleep(std::chrono::milliseconds(1000 + rng() % 2000))) break;
+    for (size_t r = 0; r < 2; ++r) {
+      if (!cluster.replica(r).Running()) (void)cluster.replica(r).Start();
+    }
+    absl::StatusOr<BenchCluster::Roles> roles = cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()));
+    if (!roles.ok()) {
+      trouble = absl::StrCat("no active and standby settled: ", roles.status().message());
+      break;
+    }
+    if (end.Expired()) break;
+    const std::string kind = nemeses[rng() % nemeses.size()];
+    const bool on_active = rng() % 10 < 7;
+    ReplicaProcess& target = cluster.replica(on_active ? roles->active : roles->standby);
+    Fault fault{.kind = kind,
+                .target = absl::StrCat(target.name(), on_active ? " (active)" : " (standby)"),
+                .role = "rootcoord",
+                .at_us = recorder.Now(),
+                .bound_ms = kind == "stop" ? kFreezeBoundMs : kCrashBoundMs};
+    ++injected[kind];
+    std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
+    if (kind == "kill9" || kind == "term") {
+      (void)target.Signal(kind == "kill9" ? SIGKILL : SIGTERM);
+      recorder.Add(fault);
+      if (!target.AwaitExit(Deadline::In(3 * cluster.ttl()))) target.Kill();
+      (void)target.Start();
+    } else {
+      (void)target.Signal(SIGSTOP);
+      recorder.Add(fault);
+      interrupt.Sleep(std::chrono::milliseconds(500 + rng() % 4000));
+      (void)target.Signal(SIGCONT);
+    }
+  }
+
+  // Let the clients finish against a settled cluster, then read the catalog.
+  (void)cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()));
+  stop_clients = true;
+  for (std::thread& t : clients) t.join();
+  chaos::History history = recorder.Take();
+  auto listed = cluster.client().ListCollections("");
+  if (listed.ok()) {
+    history.final_collections = std::set<std::string>(listed->value.begin(), listed->value.end());
+  } else {
+    std::fprintf(stderr, "chaos: could not read the final catalog: %s\n",
+                 std::string(listed.status().message()).c_str());
+  }
+  cluster.Stop();
+
+  const std::string file = out + "/history.jsonl";
+  {
+    std::ofstream f(file);
+    for (const Operation& op : history.ops) f << chaos::ToJsonLine(op) << "\n";
+    for (const Fault& fault : history.faults) f << chaos::ToJsonLine(fault) << "\n";
+    if (history.final_collections) f << chaos::FinalJsonLine(*history.final_collections) << "\n";
+    if (!f) return Fail(kExitRuntimeError, absl::StrCat("cannot write ", file));
+  }
+  std::map<std::string, int> by_outcome;
+  std::set<int64_t> epochs;
+  for (const Operation& op : history.ops) {
+    ++by_outcome[absl::StrCat(chaos::KindName(op.kind), " ", chaos::OutcomeName(op.outcome))];
+    if (op.outcome == Operation::Outcome::kOk) epochs.insert(op.epoch);
+  }
+  std::vector<std::string> faults, outcomes;
+  for (const auto& [kind, n] : injected) faults.push_back(absl::StrCat(kind, " ", n));
+  for (const auto& [what, n] : by_outcome) outcomes.push_back(absl::StrCat(what, " ", n));
+  std::printf("chaos: seed %llu; faults: %s; epochs that answered: %zu\n",
+              static_cast<unsigned long long>(seed),
+              faults.empty() ? "none" : absl::StrJoin(faults, ", ").c_str(), epochs.size());
+  std::printf("chaos: operations: %s\n", absl::StrJoin(outcomes, ", ").c_str());
+  std::printf("chaos: history in %s (replay: coordha chaos check %s)\n", file.c_str(),
+              file.c_str());
+  const std::vector<chaos::InvariantResult> results = chaos::Check(history);
+  std::fputs(chaos::Report(results).c_str(), stdout);
+  if (!trouble.empty()) return Fail(kExitRuntimeError, trouble);
+  if (interrupt.Received()) return kExitRuntimeError;
+  return chaos::AllHeld(results) ? kExitOk : kExitRuntimeError;
+}
+
+}  // namespace coordha::cli
