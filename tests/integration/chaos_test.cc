@@ -30,7 +30,9 @@ class ChaosTest : public ::testing::Test {
     dir_ = pattern;
   }
   void TearDown() override {
-    if (!HasFailure()) std::system(("rm -rf '" + dir_ + "'").c_str());
+    if (HasFailure()) return;  // keep the logs and the history
+    const int removed = std::system(("rm -rf '" + dir_ + "'").c_str());
+    (void)removed;
   }
   std::string dir_;
 };
