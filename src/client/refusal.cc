@@ -33,10 +33,13 @@ Refusal ClassifyRefusal(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
+    // A cancellation the caller did not ask for (the client's own ones never get here): the
+    // server or the transport ended the call — a server stopping mid-call, say. Like a broken
+    // connection: try again; a DDL keeps its request ID, so it cannot apply twice.
+    case grpc::StatusCode::CANCELLED:
       refusal.retriable = true;
       refusal.maybe_applied = true;
       break;
-    case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::INTERNAL:
       refusal.maybe_applied = true;

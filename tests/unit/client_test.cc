@@ -340,6 +340,26 @@ TEST(ClientTest, Ddl_RequestIdMadeOnceAndReusedOnEveryRetry) {
   EXPECT_NE(later[5], ids[0]);
 }
 
+// Seen in CI: a call cancelled by the server side (not by this client) during a failover reached
+// the caller as CANCELLED. It is retried like a broken connection.
+TEST(ClientTest, ServerSideCancel_RetriedLikeABrokenConnection) {
+  FakeServer server(1, 2);
+  server.service().Script({grpc::Status(grpc::StatusCode::CANCELLED, "CANCELLED")});
+  Harness h = MakeClient();
+  h.resolver->Set(kRole, server.active(1, 2));
+  absl::StatusOr<IdRange> ids = h.client->AllocID(1);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(server.service().calls(), 2);
+  v1::CollectionSchema schema;
+  schema.set_name("c");
+  server.service().Script({grpc::Status(grpc::StatusCode::CANCELLED, "CANCELLED")});
+  absl::StatusOr<DdlOutcome> created = h.client->CreateCollection("", schema, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::vector<std::string> request_ids = server.service().request_ids();
+  ASSERT_EQ(request_ids.size(), 2u);
+  EXPECT_EQ(request_ids[0], request_ids[1]);  // the same request: it cannot apply twice
+}
+
 TEST(ClientTest, Ddl_OutcomeUnknownWhenAnAttemptMayHaveBeenApplied) {
   FakeServer server(1, 2);
   server.service().RefuseAlways(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
