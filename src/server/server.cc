@@ -31,6 +31,7 @@
 #include "querycoord/querycoord_coordinator.h"
 #include "rootcoord/root_coordinator.h"
 #include "server/net_util.h"
+#include "server/process_setup.h"
 #include "server/replica_metrics.h"
 #include "server/request_metrics.h"
 #include "session/keys.h"
@@ -41,26 +42,6 @@ namespace coordha::server {
 namespace {
 
 using config::Role;
-
-// gRPC's own log lines (multi-line status dumps) go to our log at debug level: every failure that
-// matters to an operator is reported by us, once, in words.
-void GrpcLogToSpdlog(gpr_log_func_args* args) {
-  spdlog::debug("grpc: {} ({}:{})", args->message, args->file, args->line);
-}
-
-void Fail(const std::string& line) { std::fprintf(stderr, "coordha: %s\n", line.c_str()); }
-
-void SetUpLogging(const std::string& level) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %v");
-  // One line per event, on disk at once: operators tail these logs, and a killed process must not
-  // take its last lines with it.
-  spdlog::flush_on(spdlog::level::trace);
-  if (level == "panic" || level == "fatal") {
-    spdlog::set_level(spdlog::level::critical);
-  } else {
-    spdlog::set_level(spdlog::level::from_str(level));
-  }
-}
 
 std::map<std::string, http::Handler> Routes(const std::string& role, const std::string& address,
                                             const std::string& metrics_address,
@@ -118,11 +99,6 @@ std::map<std::string, http::Handler> Routes(const std::string& role, const std::
                           .body = http::RenderMetrics(*registry)};
   };
   return routes;
-}
-
-prometheus::Registry& registry_for_process() {
-  static prometheus::Registry* registry = new prometheus::Registry();
-  return *registry;
 }
 
 // The coordinator of `role`. Roles whose business APIs are not built yet take part in HA with
@@ -228,27 +204,26 @@ int Run(const config::Config& config, Role role) {
     sigaddset(&signals, SIGUSR2);
   }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  SetUpLogging(config.log_level);
-  gpr_set_log_function(GrpcLogToSpdlog);
+  SetUpProcessLogging(config.log_level);
 
   const std::string role_name = config::RoleName(role);
   const std::string prefix = config::RoleKeyPrefix(role);
   const config::RoleConfig& role_config = config.role(role);
 
   // S6: no I/O here; the replica keeps trying every endpoint until etcd answers.
-  RequestMetrics request_metrics(registry_for_process(), role_name);
+  RequestMetrics request_metrics(ProcessRegistry(), role_name);
   etcd::ClientOptions etcd_options = config.etcd.ToClientOptions();
   request_metrics.Attach(etcd_options);
   auto client = etcd::Client::Create(etcd_options);
   if (!client.ok()) {
-    Fail(absl::StrCat("etcd: ", client.status().message()));
+    PrintError(absl::StrCat("etcd: ", client.status().message()));
     return kExitUsage;
   }
   if (absl::Status layout = CheckNoOtherLayoutActive(
           client->get(), session::Keys(config.etcd.MetaRoot()), role,
           std::min<Duration>(config.etcd.request_timeout, std::chrono::seconds(2)));
       !layout.ok()) {
-    Fail(absl::StrCat(role_name, ": ", layout.message()));
+    PrintError(absl::StrCat(role_name, ": ", layout.message()));
     return kExitRuntimeError;
   }
 
@@ -276,7 +251,7 @@ int Run(const config::Config& config, Role role) {
                                               .port_is_default = !config.metrics.port_explicit},
                           std::move(routes));
   if (!http_server.ok()) {
-    Fail(absl::StrCat(role_name, ": ", http_server.status().message()));
+    PrintError(absl::StrCat(role_name, ": ", http_server.status().message()));
     return kExitRuntimeError;
   }
   const std::string metrics_address = HostPort(advertise_host, (*http_server)->port());
@@ -294,7 +269,7 @@ int Run(const config::Config& config, Role role) {
     }
   }
   coordinator::GrpcLivenessMonitor liveness(liveness_options);
-  ReplicaMetrics metrics(registry_for_process(), role_name);
+  ReplicaMetrics metrics(ProcessRegistry(), role_name);
   session::ReplicaOptions options;
   options.role = role_name;
   options.active_standby_key = prefix + ".enableActiveStandby";
@@ -319,8 +294,8 @@ int Run(const config::Config& config, Role role) {
 
   const std::string bind_host = role_config.address.empty() ? "0.0.0.0" : role_config.address;
   if (absl::Status free = CheckPortFree(bind_host, role_config.port); !free.ok()) {
-    Fail(absl::StrCat(role_name, ": cannot listen on ", listen_address, " (", free.message(),
-                      "); set ", prefix, ".port to a free port"));
+    PrintError(absl::StrCat(role_name, ": cannot listen on ", listen_address, " (", free.message(),
+                            "); set ", prefix, ".port to a free port"));
     return kExitRuntimeError;
   }
   grpc::ServerBuilder builder;
@@ -335,8 +310,8 @@ int Run(const config::Config& config, Role role) {
   for (grpc::Service* service : coordinator->Services()) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (grpc_server == nullptr || bound_port == 0) {
-    Fail(absl::StrCat(role_name, ": cannot listen on ", listen_address,
-                      " (is the port taken?); set ", prefix, ".port to a free port"));
+    PrintError(absl::StrCat(role_name, ": cannot listen on ", listen_address,
+                            " (is the port taken?); set ", prefix, ".port to a free port"));
     return kExitRuntimeError;
   }
 
@@ -360,7 +335,7 @@ int Run(const config::Config& config, Role role) {
     metrics.SetTsoLeadSource([root] { return root->TsoLeadSeconds(); });
   }
   RouteContext context{Routes(role_name, address, metrics_address, replica.get(), &gate,
-                              &registry_for_process(), &metrics)};
+                              &ProcessRegistry(), &metrics)};
   route_context.store(&context, std::memory_order_release);
 
   spdlog::info("{}: coordha {} listening on {} (advertised {}), metrics on {}, etcd {}", role_name,
@@ -388,7 +363,7 @@ int Run(const config::Config& config, Role role) {
     if (status.state == session::ReplicaState::kStopped) {
       absl::Status refusal = replica->refusal();
       if (!refusal.ok()) {
-        Fail(std::string(refusal.message()));
+        PrintError(std::string(refusal.message()));
         exit_code = kExitRuntimeError;
       }
       break;

@@ -29,6 +29,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "server/net_util.h"
+#include "server/process_setup.h"
 #include "server/request_metrics.h"
 #include "server/server.h"
 #include "session/keys.h"
@@ -50,23 +51,6 @@ constexpr std::array<v1::ItemState, 5> kItemStates = {
 std::string ItemStateLabel(v1::ItemState state) {
   std::string name = v1::ItemState_Name(state);
   return absl::AsciiStrToLower(absl::StripPrefix(name, "ITEM_"));
-}
-
-void Fail(const std::string& line) { std::fprintf(stderr, "coordha: %s\n", line.c_str()); }
-
-// As server.cc: one line per event, flushed at once; gRPC's own lines at debug level.
-void SetUpLogging(const std::string& level) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %v");
-  spdlog::flush_on(spdlog::level::trace);
-  if (level == "panic" || level == "fatal") {
-    spdlog::set_level(spdlog::level::critical);
-  } else {
-    spdlog::set_level(spdlog::level::from_str(level));
-  }
-}
-
-void GrpcLogToSpdlog(gpr_log_func_args* args) {
-  spdlog::debug("grpc: {} ({}:{})", args->message, args->file, args->line);
 }
 
 // The worker's own metrics, refreshed from Worker::Snapshot() at each scrape.
@@ -142,11 +126,6 @@ nlohmann::json StatusJson(const std::string& role, const std::string& address,
   };
 }
 
-prometheus::Registry& registry_for_process() {
-  static prometheus::Registry* registry = new prometheus::Registry();
-  return *registry;
-}
-
 }  // namespace
 
 int RunWorker(const config::Config& config, Role role) {
@@ -156,20 +135,19 @@ int RunWorker(const config::Config& config, Role role) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  SetUpLogging(config.log_level);
-  gpr_set_log_function(GrpcLogToSpdlog);
+  SetUpProcessLogging(config.log_level);
 
   const std::string role_name = config::RoleName(role);
   const std::string prefix = config::RoleKeyPrefix(role);
   const config::RoleConfig& role_config = config.role(role);
 
   // S6: no I/O here; the epoch watch and the registration keep trying until etcd answers.
-  RequestMetrics request_metrics(registry_for_process(), role_name);
+  RequestMetrics request_metrics(ProcessRegistry(), role_name);
   etcd::ClientOptions etcd_options = config.etcd.ToClientOptions();
   request_metrics.Attach(etcd_options);
   auto client = etcd::Client::Create(etcd_options);
   if (!client.ok()) {
-    Fail(absl::StrCat("etcd: ", client.status().message()));
+    PrintError(absl::StrCat("etcd: ", client.status().message()));
     return kExitUsage;
   }
 
@@ -182,7 +160,7 @@ int RunWorker(const config::Config& config, Role role) {
   // No I/O: the worker and its executor exist before anything can call them.
   auto worker = std::make_unique<worker::Worker>(
       role_name, std::make_unique<worker::SimulatedExecutor>(role_config.work_duration));
-  WorkerMetrics worker_metrics(registry_for_process(), role_name);
+  WorkerMetrics worker_metrics(ProcessRegistry(), role_name);
   std::atomic<const worker::Registration*> registration_view{nullptr};
   std::atomic<bool> stopping{false};
 
@@ -204,7 +182,7 @@ int RunWorker(const config::Config& config, Role role) {
   routes["/metrics"] = [&worker_metrics, &worker] {
     worker_metrics.Refresh(*worker);
     return http::Response{.content_type = http::kMetricsContentType,
-                          .body = http::RenderMetrics(registry_for_process())};
+                          .body = http::RenderMetrics(ProcessRegistry())};
   };
   // Not the active of anything: a load balancer's /active probe says so.
   routes["/active"] = [] { return http::Response{.status = 503, .body = "worker\n"}; };
@@ -213,7 +191,7 @@ int RunWorker(const config::Config& config, Role role) {
                                               .port_is_default = !config.metrics.port_explicit},
                           std::move(routes));
   if (!http_server.ok()) {
-    Fail(absl::StrCat(role_name, ": ", http_server.status().message()));
+    PrintError(absl::StrCat(role_name, ": ", http_server.status().message()));
     return kExitRuntimeError;
   }
   metrics_address = HostPort(advertise_host, (*http_server)->port());
@@ -223,8 +201,8 @@ int RunWorker(const config::Config& config, Role role) {
   }
 
   if (absl::Status free = CheckPortFree(bind_host, role_config.port); !free.ok()) {
-    Fail(absl::StrCat(role_name, ": cannot listen on ", listen_address, " (", free.message(),
-                      "); set ", prefix, ".port to a free port"));
+    PrintError(absl::StrCat(role_name, ": cannot listen on ", listen_address, " (", free.message(),
+                            "); set ", prefix, ".port to a free port"));
     return kExitRuntimeError;
   }
 
@@ -256,8 +234,8 @@ int RunWorker(const config::Config& config, Role role) {
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (grpc_server == nullptr || bound_port == 0) {
-    Fail(absl::StrCat(role_name, ": cannot listen on ", listen_address,
-                      " (is the port taken?); set ", prefix, ".port to a free port"));
+    PrintError(absl::StrCat(role_name, ": cannot listen on ", listen_address,
+                            " (is the port taken?); set ", prefix, ".port to a free port"));
     return kExitRuntimeError;
   }
   spdlog::info("{}: coordha {} worker listening on {} (advertised {}), metrics on {}, etcd {}",
