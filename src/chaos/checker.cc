@@ -151,7 +151,7 @@ InvariantResult FaultsRecover(const History& h) {
     const int64_t bound_us = fault.bound_ms * 1000;
     int64_t first_answer = std::numeric_limits<int64_t>::max();
     for (const Operation& op : h.ops) {
-      if (op.outcome == Outcome::kOk && op.role == fault.role && op.complete_us > fault.at_us) {
+      if (op.outcome == Outcome::kOk && op.role == fault.role && op.invoke_us > fault.at_us) {
         first_answer = std::min(first_answer, op.complete_us);
       }
     }

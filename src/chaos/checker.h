@@ -10,8 +10,8 @@
 //                     would have been deduplicated by its request ID);
 //   epochs-rise       S4: no acknowledged answer carries a lower epoch of its role than an answer
 //                     that completed before it was invoked (a deposed active answered);
-//   faults-recover    after each fault with a bound, an acknowledged answer of its role completed
-//                     within the bound.
+//   faults-recover    after each fault with a bound, an operation of its role invoked after the
+//                     fault was acknowledged within the bound.
 //
 // Each invariant reports what it checked and every violation (one line naming the operations).
 #ifndef COORDHA_CHAOS_CHECKER_H_

@@ -95,10 +95,15 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(BenchClusterOp
 
 absl::Status BenchCluster::StartAll() {
   const std::string& dir = options_.dir;
-  absl::StatusOr<std::unique_ptr<LocalEtcd>> etcd =
-      LocalEtcd::Start(LocalEtcdOptions{.data_dir = absl::StrCat(dir, "/etcd-", getpid()),
-                                        .log_file = dir + "/etcd.log"},
-                       &ports_, [this] { return interrupt_->Received(); });
+  if (options_.own_network) {
+    COORDHA_ASSIGN_OR_RETURN(net_, ChaosNet::Create(2, dir + "/net.log"));
+  }
+  absl::StatusOr<std::unique_ptr<LocalEtcd>> etcd = LocalEtcd::Start(
+      LocalEtcdOptions{.data_dir = absl::StrCat(dir, "/etcd-", getpid()),
+                       .log_file = dir + "/etcd.log",
+                       .members = options_.etcd_members,
+                       .host = net_ != nullptr ? net_->gateway_ip() : std::string("127.0.0.1")},
+      &ports_, [this] { return interrupt_->Received(); });
   if (!etcd.ok()) return etcd.status();
   etcd_ = *std::move(etcd);
 
@@ -115,11 +120,16 @@ absl::Status BenchCluster::StartAll() {
     COORDHA_ASSIGN_OR_RETURN(const int port, ports_.Pick());
     COORDHA_ASSIGN_OR_RETURN(const int metrics_port, ports_.Pick());
     std::vector<std::string> argv = prefix;
+    std::string host = "127.0.0.1";
+    if (net_ != nullptr) {
+      argv = net_->Prefix(i - 1);
+      host = net_->host_ip(i - 1);
+    }
     const std::vector<std::string> sets = {
-        "etcd.endpoints=" + etcd_->endpoint(),
+        "etcd.endpoints=" + etcd_->endpoints_flag(),
         "etcd.rootPath=" + root_path_,
         "rootCoord.enableActiveStandby=true",
-        "rootCoord.address=127.0.0.1",
+        "rootCoord.address=" + host,
         absl::StrCat("rootCoord.port=", port),
         absl::StrCat("metrics.port=", metrics_port),
         absl::StrCat("common.session.ttl=", options_.ttl_seconds),
@@ -130,7 +140,7 @@ absl::Status BenchCluster::StartAll() {
       for (const std::string& set : *list) argv.insert(argv.end(), {"--set", set});
     }
     const std::string name = absl::StrCat("rootcoord-", i);
-    addresses.push_back(absl::StrCat("127.0.0.1:", port));
+    addresses.push_back(absl::StrCat(host, ":", port));
     replicas_.push_back(std::make_unique<ReplicaProcess>(
         name, std::move(argv), absl::StrCat(dir, "/", name, ".log"), addresses.back(), metrics_port,
         options_.cross_host));
@@ -140,7 +150,7 @@ absl::Status BenchCluster::StartAll() {
   poller_->Start();
 
   etcd::ClientOptions etcd_options;
-  etcd_options.endpoints = {etcd_->endpoint()};
+  etcd_options.endpoints = etcd_->endpoints();
   COORDHA_ASSIGN_OR_RETURN(etcd_client_, etcd::Client::Connect(etcd_options));
   config::EtcdConfig etcd_config;
   etcd_config.root_path = root_path_;
@@ -180,6 +190,7 @@ void BenchCluster::Stop() {
   switchover_.reset();
   for (auto& replica : replicas_) replica->Kill();
   if (etcd_ != nullptr) etcd_->Stop();
+  net_.reset();
 }
 
 absl::Status BenchCluster::Tick(Duration d) {
@@ -258,7 +269,7 @@ absl::Status BenchCluster::StartSwitchover(int64_t to_server) {
   }
   absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
       {options_.self_binary, "switchover", "rootcoord", "--to", absl::StrCat(to_server), "--set",
-       "etcd.endpoints=" + etcd_->endpoint(), "--set", "etcd.rootPath=" + root_path_},
+       "etcd.endpoints=" + etcd_->endpoints_flag(), "--set", "etcd.rootPath=" + root_path_},
       log);
   if (!process.ok()) return process.status();
   switchover_ = *std::move(process);

@@ -38,6 +38,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "cli/chaos_net.h"
 #include "cli/child_process.h"
 #include "cli/local_etcd.h"
 #include "client/client.h"
@@ -189,6 +190,11 @@ struct BenchClusterOptions {
   std::string serve_grant = "1s";
   // Each replica in its own pid namespace (see the top).
   bool cross_host = false;
+  // Members of the private etcd (the chaos tool's etcd nemeses want 3).
+  int etcd_members = 1;
+  // Each replica in a network namespace of its own (chaos_net.h), etcd on the bridge: what the
+  // partition and reject nemeses need. Needs root.
+  bool own_network = false;
   // More `--set key=value` for every replica (after the harness's own).
   std::vector<std::string> replica_sets;
   // AllocTimestamp callers once StartLoad() is called. Default: 2.
@@ -250,6 +256,10 @@ class BenchCluster {
   const AnswerLog& answers() const { return answers_; }
   const StatePoller& poller() const { return *poller_; }
   const std::string& etcd_endpoint() const { return etcd_->endpoint(); }
+  LocalEtcd& etcd() { return *etcd_; }
+  // The replicas' network when own_network; null otherwise.
+  ChaosNet* net() { return net_.get(); }
+  size_t replica_count() const { return replicas_.size(); }
   const std::string& root_path() const { return root_path_; }
   Duration ttl() const { return std::chrono::seconds(options_.ttl_seconds); }
   ReplicaProcess& replica(size_t i) { return *replicas_[i]; }
@@ -270,6 +280,7 @@ class BenchCluster {
   Interrupt* const interrupt_;
   const std::string root_path_;  // etcd.rootPath: bench-<pid>
   PortPicker ports_;
+  std::unique_ptr<ChaosNet> net_;  // own_network only; removed after the replicas are gone
   std::unique_ptr<LocalEtcd> etcd_;
   std::vector<std::unique_ptr<ReplicaProcess>> replicas_;
   std::unique_ptr<StatePoller> poller_;

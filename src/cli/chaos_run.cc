@@ -1,12 +1,18 @@
 // `coordha chaos`: a chaos run against rootcoord (issue "Chaos and correctness"). A private etcd
-// and two `coordha run rootcoord` replicas (the bench harness, bench_cluster.h); clients that
-// call AllocTimestamp, AllocID and CreateCollection without pause and record every operation
-// (chaos/history.h); a nemesis that, at seeded random times, kills -9, stops (SIGTERM) or freezes
-// (SIGSTOP, then SIGCONT) the active or the standby and brings it back. At the end the catalog is
-// read, the history written to DIR/history.jsonl, and the checker (chaos/checker.h) run over it.
-//
-// The nemeses here are the process ones; etcd restarts, member kills and network partitions are
-// not built yet and are refused by name.
+// (3 members when an etcd nemesis is on) and two `coordha run rootcoord` replicas (the bench
+// harness, bench_cluster.h; each in a network namespace of its own when a network nemesis is on,
+// chaos_net.h); clients that call AllocTimestamp, AllocID and CreateCollection without pause and
+// record every operation (chaos/history.h); a nemesis that, one fault at a time at seeded random
+// times, does one of
+//   kill9 / term / stop   SIGKILL, SIGTERM, or SIGSTOP then SIGCONT of the active or the standby
+//   etcd-restart          every etcd member killed (SIGKILL or SIGTERM), started again 0.5-3 s
+//   later etcd-member-kill      the etcd leader SIGKILLed (the leadership moves), started again 1-4
+//   s later partition / reject    the active or the standby cut off from etcd and its peer for 2-8
+//   s:
+//                         packets dropped / answered with TCP resets; the clients still reach it
+// and brings the cluster back. At the end the catalog is read, the history written to
+// DIR/history.jsonl with a timeline picture (DIR/timeline.svg, DIR/timeline.html), the takeovers
+// counted by cause, and the checker (chaos/checker.h) run over the history.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -32,7 +38,10 @@
 #include "cli/bench_cluster.h"
 #include "cli/commands.h"
 #include "common/mutex.h"
+#include "config/config.h"
+#include "nlohmann/json.hpp"
 #include "rootcoord/schema.h"
+#include "session/keys.h"
 
 namespace coordha::cli {
 namespace {
@@ -44,9 +53,54 @@ constexpr int kExitOk = 0;
 constexpr int kExitRuntimeError = 1;
 constexpr int kExitUsage = 2;
 // A fault of the active must be followed by an answer within this (same machine: proof or a
-// clean resign takes milliseconds; a frozen active is ended after suspectAfter + serveGrant).
+// clean resign takes milliseconds; a frozen or cut-off active is ended after suspectAfter +
+// serveGrant, at worst when its lease expires: TTL (10 s) + 1 s (L3)). An etcd outage adds its
+// own length.
 constexpr int64_t kCrashBoundMs = 5000;
-constexpr int64_t kFreezeBoundMs = 10000;
+constexpr int64_t kSlowBoundMs = 12000;
+
+const std::vector<std::string>& AllNemeses() {
+  static const std::vector<std::string> all = {
+      "kill9", "term", "stop", "etcd-restart", "etcd-member-kill", "partition", "reject"};
+  return all;
+}
+bool IsEtcdNemesis(const std::string& n) { return n == "etcd-restart" || n == "etcd-member-kill"; }
+bool IsNetworkNemesis(const std::string& n) { return n == "partition" || n == "reject"; }
+
+// The client ports of `endpoints` ("host:port").
+std::vector<int> PortsOf(const std::vector<std::string>& endpoints) {
+  std::vector<int> ports;
+  for (const std::string& e : endpoints)
+    ports.push_back(std::atoi(e.substr(e.rfind(':') + 1).c_str()));
+  return ports;
+}
+
+// Every takeover of `role` this run, by cause: the versions of <meta>/coordha/failover/<role>,
+// read newest to oldest (the run never compacts).
+std::map<std::string, int> TakeoversByCause(BenchCluster& cluster, const std::string& role) {
+  std::map<std::string, int> causes;
+  etcd::ClientOptions options;
+  options.endpoints = cluster.etcd().endpoints();
+  absl::StatusOr<std::unique_ptr<etcd::Client>> client = etcd::Client::Connect(options);
+  if (!client.ok()) return causes;
+  config::EtcdConfig etcd_config;
+  etcd_config.root_path = cluster.root_path();
+  const std::string key = session::Keys(etcd_config.MetaRoot()).FailoverPrefix() + role;
+  int64_t revision = 0;
+  for (int i = 0; i < 100000; ++i) {
+    absl::StatusOr<etcd::RangeResult> read =
+        (*client)->Range(key, {.revision = revision}, Deadline::In(std::chrono::seconds(5)));
+    if (!read.ok() || read->kvs.empty()) break;
+    const etcd::KeyValue& kv = read->kvs.front();
+    const nlohmann::json j = nlohmann::json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
+    ++causes[j.is_object() && j.contains("cause") && j["cause"].is_string()
+                 ? j["cause"].get<std::string>()
+                 : std::string("unknown")];
+    if (kv.version <= 1) break;
+    revision = kv.mod_revision - 1;
+  }
+  return causes;
+}
 // Unknown DDL outcomes are retried with the same request ID this many times.
 constexpr int kDdlRetries = 3;
 
@@ -200,15 +254,29 @@ int ChaosRunCommand(const ChaosOptions& options) {
   absl::StatusOr<Duration> duration = ParseDurationFlag(options.duration);
   if (!duration.ok()) return Fail(kExitUsage, std::string(duration.status().message()));
   std::vector<std::string> nemeses = absl::StrSplit(options.nemesis, ',', absl::SkipEmpty());
-  for (const std::string& n : nemeses) {
-    if (n == "kill9" || n == "term" || n == "stop") continue;
-    if (n == "etcd-restart" || n == "etcd-member-kill" || n == "partition" || n == "reject") {
-      return Fail(kExitUsage,
-                  absl::StrCat("--nemesis ", n, " is not built yet; use kill9, term and stop"));
+  if (options.nemesis == "all") {
+    nemeses = AllNemeses();
+    if (absl::Status net = ChaosNet::CanRun(); !net.ok()) {
+      std::erase_if(nemeses, IsNetworkNemesis);
+      std::fprintf(stderr, "chaos: partition and reject left out: %s\n",
+                   std::string(net.message()).c_str());
     }
-    return Fail(kExitUsage, absl::StrCat("--nemesis: unknown '", n, "' (kill9, term, stop)"));
+  }
+  bool etcd_nemesis = false, network_nemesis = false;
+  for (const std::string& n : nemeses) {
+    if (std::find(AllNemeses().begin(), AllNemeses().end(), n) == AllNemeses().end()) {
+      return Fail(kExitUsage, absl::StrCat("--nemesis: unknown '", n, "' (all, or some of ",
+                                           absl::StrJoin(AllNemeses(), ","), ")"));
+    }
+    etcd_nemesis |= IsEtcdNemesis(n);
+    network_nemesis |= IsNetworkNemesis(n);
   }
   if (nemeses.empty()) return Fail(kExitUsage, "--nemesis: name at least one");
+  if (network_nemesis) {
+    if (absl::Status net = ChaosNet::CanRun(); !net.ok()) {
+      return Fail(kExitUsage, std::string(net.message()));
+    }
+  }
   const uint64_t seed = options.seed != 0 ? options.seed : static_cast<uint64_t>(time(nullptr));
   std::string out = options.out.empty() ? absl::StrCat("coordha-chaos-", seed) : options.out;
   if (mkdir(out.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -219,8 +287,12 @@ int ChaosRunCommand(const ChaosOptions& options) {
   std::fprintf(stderr, "chaos: seed %llu, %s, nemeses %s, %d clients; logs and history in %s\n",
                static_cast<unsigned long long>(seed), options.duration.c_str(),
                absl::StrJoin(nemeses, ",").c_str(), options.clients, out.c_str());
-  absl::StatusOr<std::unique_ptr<BenchCluster>> started = BenchCluster::Start(
-      BenchClusterOptions{.self_binary = options.self_binary, .dir = out}, &interrupt);
+  absl::StatusOr<std::unique_ptr<BenchCluster>> started =
+      BenchCluster::Start(BenchClusterOptions{.self_binary = options.self_binary,
+                                              .dir = out,
+                                              .etcd_members = etcd_nemesis ? 3 : 1,
+                                              .own_network = network_nemesis},
+                          &interrupt);
   if (!started.ok()) return Fail(kExitRuntimeError, std::string(started.status().message()));
   BenchCluster& cluster = **started;
 
@@ -239,8 +311,13 @@ int ChaosRunCommand(const ChaosOptions& options) {
   std::string trouble;
   while (!end.Expired() && !interrupt.Received()) {
     if (interrupt.Sleep(std::chrono::milliseconds(1000 + rng() % 2000))) break;
-    for (size_t r = 0; r < 2; ++r) {
+    for (size_t r = 0; r < cluster.replica_count(); ++r) {
       if (!cluster.replica(r).Running()) (void)cluster.replica(r).Start();
+    }
+    if (absl::Status ready = cluster.etcd().AwaitReady(Deadline::In(std::chrono::seconds(30)));
+        !ready.ok()) {
+      trouble = absl::StrCat("etcd did not come back: ", ready.message());
+      break;
     }
     absl::StatusOr<BenchCluster::Roles> roles = cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()));
     if (!roles.ok()) {
@@ -250,25 +327,80 @@ int ChaosRunCommand(const ChaosOptions& options) {
     if (end.Expired()) break;
     const std::string kind = nemeses[rng() % nemeses.size()];
     const bool on_active = rng() % 10 < 7;
-    ReplicaProcess& target = cluster.replica(on_active ? roles->active : roles->standby);
+    const size_t replica = on_active ? roles->active : roles->standby;
+    ReplicaProcess& target = cluster.replica(replica);
     Fault fault{.kind = kind,
                 .target = absl::StrCat(target.name(), on_active ? " (active)" : " (standby)"),
                 .role = "rootcoord",
-                .at_us = recorder.Now(),
-                .bound_ms = kind == "stop" ? kFreezeBoundMs : kCrashBoundMs};
+                .at_us = 0,
+                .bound_ms = kSlowBoundMs};
     ++injected[kind];
-    std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
     if (kind == "kill9" || kind == "term") {
+      fault.bound_ms = kCrashBoundMs;
+      std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
+      fault.at_us = recorder.Now();
       (void)target.Signal(kind == "kill9" ? SIGKILL : SIGTERM);
       recorder.Add(fault);
       if (!target.AwaitExit(Deadline::In(3 * cluster.ttl()))) target.Kill();
       (void)target.Start();
-    } else {
+    } else if (kind == "stop") {
+      std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
+      fault.at_us = recorder.Now();
       (void)target.Signal(SIGSTOP);
       recorder.Add(fault);
       interrupt.Sleep(std::chrono::milliseconds(500 + rng() % 4000));
       (void)target.Signal(SIGCONT);
+    } else if (kind == "etcd-restart") {
+      const bool hard = rng() % 2 == 0;
+      const auto down = std::chrono::milliseconds(500 + rng() % 2500);
+      fault.target = absl::StrCat("etcd (", cluster.etcd().members(), " members, ",
+                                  hard ? "SIGKILL" : "SIGTERM", ", down ", down.count(), " ms)");
+      fault.bound_ms = kSlowBoundMs + down.count();
+      std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
+      fault.at_us = recorder.Now();
+      recorder.Add(fault);
+      for (int m = 0; m < cluster.etcd().members(); ++m) {
+        cluster.etcd().StopMember(m, hard ? SIGKILL : SIGTERM);
+      }
+      interrupt.Sleep(down);
+      for (int m = 0; m < cluster.etcd().members(); ++m) {
+        if (absl::Status s = cluster.etcd().StartMember(m); !s.ok()) trouble = s.ToString();
+      }
+    } else if (kind == "etcd-member-kill") {
+      absl::StatusOr<int> leader = cluster.etcd().Leader(Deadline::In(std::chrono::seconds(10)));
+      if (!leader.ok()) {
+        trouble = std::string(leader.status().message());
+        break;
+      }
+      const auto down = std::chrono::milliseconds(1000 + rng() % 3000);
+      fault.target =
+          absl::StrCat("etcd member ", *leader, " (the leader; down ", down.count(), " ms)");
+      fault.bound_ms = kSlowBoundMs + down.count();
+      std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
+      fault.at_us = recorder.Now();
+      recorder.Add(fault);
+      cluster.etcd().StopMember(*leader, SIGKILL);
+      interrupt.Sleep(down);
+      if (absl::Status s = cluster.etcd().StartMember(*leader); !s.ok()) trouble = s.ToString();
+    } else {  // partition, reject
+      const auto cut = std::chrono::milliseconds(2000 + rng() % 6000);
+      absl::StrAppend(&fault.target, ", ", cut.count(), " ms");
+      std::fprintf(stderr, "chaos: %s %s\n", kind.c_str(), fault.target.c_str());
+      fault.at_us = recorder.Now();
+      if (absl::Status s = cluster.net()->Cut(
+              static_cast<int>(replica), PortsOf(cluster.etcd().endpoints()), kind == "reject");
+          !s.ok()) {
+        trouble = s.ToString();
+        break;
+      }
+      recorder.Add(fault);
+      interrupt.Sleep(cut);
+      if (absl::Status s = cluster.net()->Heal(static_cast<int>(replica)); !s.ok()) {
+        trouble = s.ToString();
+        break;
+      }
     }
+    if (!trouble.empty()) break;
   }
 
   // Let the clients finish against a settled cluster, then read the catalog.
@@ -283,6 +415,7 @@ int ChaosRunCommand(const ChaosOptions& options) {
     std::fprintf(stderr, "chaos: could not read the final catalog: %s\n",
                  std::string(listed.status().message()).c_str());
   }
+  const std::map<std::string, int> takeovers = TakeoversByCause(cluster, "rootcoord");
   cluster.Stop();
 
   const std::string file = out + "/history.jsonl";
@@ -306,6 +439,14 @@ int ChaosRunCommand(const ChaosOptions& options) {
               static_cast<unsigned long long>(seed),
               faults.empty() ? "none" : absl::StrJoin(faults, ", ").c_str(), epochs.size());
   std::printf("chaos: operations: %s\n", absl::StrJoin(outcomes, ", ").c_str());
+  std::vector<std::string> causes;
+  int total_takeovers = 0;
+  for (const auto& [cause, n] : takeovers) {
+    causes.push_back(absl::StrCat(cause, " ", n));
+    total_takeovers += n;
+  }
+  std::printf("chaos: takeovers: %d (%s)\n", total_takeovers,
+              causes.empty() ? "none" : absl::StrJoin(causes, ", ").c_str());
   std::printf("chaos: history in %s (replay: coordha chaos check %s)\n", file.c_str(),
               file.c_str());
   const std::vector<chaos::InvariantResult> results = chaos::Check(history);

@@ -87,13 +87,14 @@ int SwitchoverCommand(const config::Config& config, const SwitchoverOptions& opt
 // when all hold, 1 on any violation, 2 when the file is unreadable or malformed.
 int ChaosCheckCommand(const std::string& history_file);
 
-// `coordha chaos [--duration D] [--seed S] [--nemesis kill9,term,stop] [--clients N] [--out DIR]`
+// `coordha chaos [--duration D] [--seed S] [--nemesis all|kill9,term,stop,etcd-restart,
+// etcd-member-kill,partition,reject] [--clients N] [--out DIR]`
 // (cli/chaos_run.cc): a chaos run against rootcoord, its history checked at the end. Exit 0 when
 // every invariant held, 1 on a violation or a cluster that did not settle, 2 on bad flags.
 struct ChaosOptions {
   std::string duration = "60s";  // --duration: seconds, or 90s, 2m, 1h
   uint64_t seed = 0;             // --seed: 0 = from the clock (printed, to replay the run)
-  std::string nemesis = "kill9,term,stop";
+  std::string nemesis = "all";
   int clients = 3;
   std::string out;          // --out: logs and history.jsonl; "" = ./coordha-chaos-<seed>
   std::string self_binary;  // /proc/self/exe

@@ -3,10 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
 #include "etcd/client.h"
 
 namespace coordha::cli {
@@ -47,59 +51,175 @@ absl::StatusOr<std::unique_ptr<LocalEtcd>> LocalEtcd::Start(
     }
     binary = *found;
   }
-  absl::StatusOr<int> client_port = ports->Pick();
-  if (!client_port.ok()) return client_port.status();
-  absl::StatusOr<int> peer_port = ports->Pick();
-  if (!peer_port.ok()) return peer_port.status();
-  const std::string client_url = absl::StrCat("http://127.0.0.1:", *client_port);
-  const std::string peer_url = absl::StrCat("http://127.0.0.1:", *peer_port);
-  const std::vector<std::string> argv = {binary,
-                                         "--name=coordha-local",
-                                         "--data-dir=" + options.data_dir,
-                                         "--listen-client-urls=" + client_url,
-                                         "--advertise-client-urls=" + client_url,
-                                         "--listen-peer-urls=" + peer_url,
-                                         "--initial-advertise-peer-urls=" + peer_url,
-                                         "--initial-cluster=coordha-local=" + peer_url,
-                                         "--logger=zap",
-                                         "--log-outputs=stderr"};
-  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
-      ChildProcess::Start(argv, options.log_file);
-  if (!process.ok()) return process.status();
-  std::unique_ptr<LocalEtcd> etcd(new LocalEtcd(
-      *std::move(process), absl::StrCat("127.0.0.1:", *client_port), options.log_file));
-
-  etcd::ClientOptions client_options;
-  client_options.endpoints = {etcd->endpoint()};
-  client_options.dial_timeout = std::chrono::seconds(1);
-  const Deadline deadline = Deadline::In(options.ready_timeout);
-  while (true) {
-    if (etcd::Client::Connect(client_options).ok()) return etcd;
-    if (!etcd->process_->Running()) {
-      return absl::UnavailableError(absl::StrCat(
-          "etcd ", DescribeWaitStatus(*etcd->process_->wait_status()), "; see ", options.log_file));
-    }
-    if (deadline.Expired()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "etcd did not answer on ", etcd->endpoint(), " within ",
-          std::chrono::duration_cast<std::chrono::seconds>(options.ready_timeout).count(),
-          " s; see ", options.log_file));
-    }
-    if (interrupted && interrupted()) return absl::CancelledError("interrupted");
-    std::this_thread::sleep_for(kReadyPollInterval);
+  const int n = std::max(1, options.members);
+  std::vector<int> client_ports, peer_ports;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<int> client_port = ports->Pick();
+    if (!client_port.ok()) return client_port.status();
+    absl::StatusOr<int> peer_port = ports->Pick();
+    if (!peer_port.ok()) return peer_port.status();
+    client_ports.push_back(*client_port);
+    peer_ports.push_back(*peer_port);
   }
+  auto name_of = [n](int i) {
+    return n == 1 ? std::string("coordha-local") : absl::StrCat("coordha-local-", i);
+  };
+  std::string initial_cluster;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&initial_cluster, i == 0 ? "" : ",", name_of(i),
+                    "=http://127.0.0.1:", peer_ports[i]);
+  }
+  std::vector<Member> members(n);
+  for (int i = 0; i < n; ++i) {
+    const std::string client_url = absl::StrCat("http://", options.host, ":", client_ports[i]);
+    const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_ports[i]);
+    std::string log_file = options.log_file;
+    std::string data_dir = options.data_dir;
+    if (n > 1) {
+      const bool dot_log = absl::EndsWith(log_file, ".log");
+      log_file = absl::StrCat(dot_log ? log_file.substr(0, log_file.size() - 4) : log_file, "-", i,
+                              dot_log ? ".log" : "");
+      data_dir = absl::StrCat(data_dir, "-", i);
+    }
+    members[i].argv = {binary,
+                       "--name=" + name_of(i),
+                       "--data-dir=" + data_dir,
+                       "--listen-client-urls=" + client_url,
+                       "--advertise-client-urls=" + client_url,
+                       "--listen-peer-urls=" + peer_url,
+                       "--initial-advertise-peer-urls=" + peer_url,
+                       "--initial-cluster=" + initial_cluster,
+                       "--logger=zap",
+                       "--log-outputs=stderr"};
+    members[i].endpoint = absl::StrCat(options.host, ":", client_ports[i]);
+    members[i].log_file = log_file;
+  }
+  std::unique_ptr<LocalEtcd> etcd(new LocalEtcd(std::move(members)));
+  for (int i = 0; i < n; ++i) COORDHA_RETURN_IF_ERROR(etcd->StartMember(i));
+
+  const Deadline deadline = Deadline::In(options.ready_timeout);
+  for (int i = 0; i < n; ++i) {
+    etcd::ClientOptions client_options;
+    client_options.endpoints = {etcd->members_[i].endpoint};
+    client_options.dial_timeout = std::chrono::seconds(1);
+    while (!etcd::Client::Connect(client_options).ok()) {
+      Member& m = etcd->members_[i];
+      if (!m.process->Running()) {
+        return absl::UnavailableError(absl::StrCat(
+            "etcd ", DescribeWaitStatus(*m.process->wait_status()), "; see ", m.log_file));
+      }
+      if (deadline.Expired()) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "etcd did not answer on ", m.endpoint, " within ",
+            std::chrono::duration_cast<std::chrono::seconds>(options.ready_timeout).count(),
+            " s; see ", m.log_file));
+      }
+      if (interrupted && interrupted()) return absl::CancelledError("interrupted");
+      std::this_thread::sleep_for(kReadyPollInterval);
+    }
+  }
+  return etcd;
 }
 
 LocalEtcd::~LocalEtcd() { Stop(); }
 
-void LocalEtcd::Stop() {
-  if (process_ == nullptr) return;
-  process_->Signal(SIGTERM);
+std::vector<std::string> LocalEtcd::endpoints() const {
+  std::vector<std::string> out;
+  for (const Member& m : members_) out.push_back(m.endpoint);
+  return out;
+}
+
+std::string LocalEtcd::endpoints_flag() const { return absl::StrJoin(endpoints(), ","); }
+
+bool LocalEtcd::MemberRunning(int i) {
+  Member& m = members_.at(i);
+  return m.process != nullptr && m.process->Running();
+}
+
+void LocalEtcd::StopMember(int i, int signo) {
+  Member& m = members_.at(i);
+  if (m.process == nullptr) return;
+  m.process->Signal(signo);
   const Deadline deadline = Deadline::In(kStopTimeout);
-  while (process_->Running() && !deadline.Expired()) {
+  while (m.process->Running() && !deadline.Expired()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  process_.reset();  // SIGKILLs and reaps it if it still runs
+  m.process.reset();  // SIGKILLs and reaps it if it still runs
+}
+
+absl::Status LocalEtcd::StartMember(int i) {
+  Member& m = members_.at(i);
+  if (m.process != nullptr && m.process->Running()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(m.argv, m.log_file);
+  if (!process.ok()) return process.status();
+  m.process = *std::move(process);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> LocalEtcd::Leader(Deadline deadline) {
+  std::string last = "no member running";
+  while (true) {
+    for (int i = 0; i < members(); ++i) {
+      if (!MemberRunning(i)) continue;
+      etcd::ClientOptions client_options;
+      client_options.endpoints = {members_[i].endpoint};
+      client_options.dial_timeout = std::chrono::milliseconds(500);
+      absl::StatusOr<std::unique_ptr<etcd::Client>> client = etcd::Client::Connect(client_options);
+      if (!client.ok()) {
+        last = std::string(client.status().message());
+        continue;
+      }
+      absl::StatusOr<etcd::MemberStatus> status =
+          (*client)->Status(Deadline::In(std::chrono::seconds(1)));
+      if (!status.ok()) {
+        last = std::string(status.status().message());
+        continue;
+      }
+      if (status->leader_id == 0) {
+        last = "no leader elected";
+        continue;
+      }
+      if (status->leader_id == status->member_id) return i;
+      // Ask the others which of them is the leader.
+      for (int j = 0; j < members(); ++j) {
+        if (j == i || !MemberRunning(j)) continue;
+        client_options.endpoints = {members_[j].endpoint};
+        absl::StatusOr<std::unique_ptr<etcd::Client>> other = etcd::Client::Connect(client_options);
+        if (!other.ok()) continue;
+        absl::StatusOr<etcd::MemberStatus> s =
+            (*other)->Status(Deadline::In(std::chrono::seconds(1)));
+        if (s.ok() && s->member_id == status->leader_id) return j;
+      }
+      last = "the leader is not a running member";
+    }
+    if (deadline.Expired()) return absl::UnavailableError("etcd has no leader: " + last);
+    std::this_thread::sleep_for(kReadyPollInterval);
+  }
+}
+
+absl::Status LocalEtcd::AwaitReady(Deadline deadline) {
+  for (int i = 0; i < members(); ++i) {
+    etcd::ClientOptions client_options;
+    client_options.endpoints = {members_[i].endpoint};
+    client_options.dial_timeout = std::chrono::seconds(1);
+    while (true) {
+      absl::StatusOr<std::unique_ptr<etcd::Client>> client = etcd::Client::Connect(client_options);
+      if (client.ok() && (*client)->Status(Deadline::In(std::chrono::seconds(1))).ok()) break;
+      if (deadline.Expired()) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "etcd member ", members_[i].endpoint, " does not answer; see ", members_[i].log_file));
+      }
+      std::this_thread::sleep_for(kReadyPollInterval);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void LocalEtcd::Stop() {
+  for (Member& m : members_) {
+    if (m.process != nullptr) m.process->Signal(SIGTERM);
+  }
+  for (int i = 0; i < members(); ++i) StopMember(i, SIGTERM);
 }
 
 }  // namespace coordha::cli

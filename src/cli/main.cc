@@ -72,12 +72,14 @@ int main(int argc, char** argv) {
   coordha::cli::ChaosOptions chaos_options;
   CLI::App* chaos = app.add_subcommand(
       "chaos",
-      "a chaos run against rootcoord (kill -9, SIGTERM, SIGSTOP of the active or the standby "
-      "at random times) whose history is checked; or `chaos check HISTORY`");
+      "a chaos run against rootcoord (process kills and pauses, etcd restarts and leader "
+      "kills, network partitions, at random times) whose history is checked; or "
+      "`chaos check HISTORY`");
   chaos->require_subcommand(0, 1);
   chaos->add_option("--duration", chaos_options.duration, "how long (60s; 90s, 2m, 1h)");
   chaos->add_option("--seed", chaos_options.seed, "random seed (default: from the clock)");
-  chaos->add_option("--nemesis", chaos_options.nemesis, "faults to inject: kill9,term,stop");
+  chaos->add_option("--nemesis", chaos_options.nemesis, "faults to inject (default all): kill9,term,stop,etcd-restart,"
+                    "etcd-member-kill,partition,reject");
   chaos->add_option("--clients", chaos_options.clients, "concurrent clients (3)")
       ->check(CLI::Range(1, 64));
   chaos->add_option("--out", chaos_options.out,
