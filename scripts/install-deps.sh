@@ -16,8 +16,10 @@ PACKAGES=(
   golang-github-grpc-ecosystem-grpc-gateway-dev
   # etcd for tests and the local cluster; openssl makes the TLS tests' certificates
   etcd-server etcd-client openssl iproute2 procps
+  # the chaos tool's partition and reject nemeses (rules inside its own network namespaces)
+  iptables
   # sanitizer and thread-safety builds
-  clang clang-format
+  clang clang-format libclang-rt-14-dev
   # checks of deploy/ (tests/deploy): compose file, YAML lint, the Helm chart checker
   docker-compose yamllint python3 python3-yaml
   # the status page test renders the page in headless Chromium

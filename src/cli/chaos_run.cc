@@ -35,6 +35,7 @@
 #include "absl/strings/str_split.h"
 #include "chaos/checker.h"
 #include "chaos/history.h"
+#include "chaos/timeline.h"
 #include "cli/bench_cluster.h"
 #include "cli/commands.h"
 #include "common/mutex.h"
@@ -447,6 +448,16 @@ int ChaosRunCommand(const ChaosOptions& options) {
   }
   std::printf("chaos: takeovers: %d (%s)\n", total_takeovers,
               causes.empty() ? "none" : absl::StrJoin(causes, ", ").c_str());
+  if (absl::Status drawn = chaos::WriteTimeline(
+          history,
+          {.title = absl::StrCat("coordha chaos — seed ", seed, ", ", options.duration, ", ",
+                                 absl::StrJoin(nemeses, ","))},
+          out);
+      drawn.ok()) {
+    std::printf("chaos: timeline in %s/timeline.html\n", out.c_str());
+  } else {
+    std::fprintf(stderr, "chaos: no timeline: %s\n", std::string(drawn.message()).c_str());
+  }
   std::printf("chaos: history in %s (replay: coordha chaos check %s)\n", file.c_str(),
               file.c_str());
   const std::vector<chaos::InvariantResult> results = chaos::Check(history);

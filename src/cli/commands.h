@@ -85,7 +85,8 @@ int SwitchoverCommand(const config::Config& config, const SwitchoverOptions& opt
 // `coordha chaos check HISTORY`: checks a chaos run's history (chaos/history.h) against the
 // invariants of chaos/checker.h; prints one line per invariant and "N passed, M failed". Exit 0
 // when all hold, 1 on any violation, 2 when the file is unreadable or malformed.
-int ChaosCheckCommand(const std::string& history_file);
+// With `timeline_dir` not empty, also draws the history into timeline_dir/timeline.{svg,html}.
+int ChaosCheckCommand(const std::string& history_file, const std::string& timeline_dir);
 
 // `coordha chaos [--duration D] [--seed S] [--nemesis all|kill9,term,stop,etcd-restart,
 // etcd-member-kill,partition,reject] [--clients N] [--out DIR]`

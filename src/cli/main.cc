@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   chaos->require_subcommand(0, 1);
   chaos->add_option("--duration", chaos_options.duration, "how long (60s; 90s, 2m, 1h)");
   chaos->add_option("--seed", chaos_options.seed, "random seed (default: from the clock)");
-  chaos->add_option("--nemesis", chaos_options.nemesis, "faults to inject (default all): kill9,term,stop,etcd-restart,"
+  chaos->add_option("--nemesis", chaos_options.nemesis,
+                    "faults to inject (default all): kill9,term,stop,etcd-restart,"
                     "etcd-member-kill,partition,reject");
   chaos->add_option("--clients", chaos_options.clients, "concurrent clients (3)")
       ->check(CLI::Range(1, 64));
@@ -89,6 +90,9 @@ int main(int argc, char** argv) {
       "check a chaos run's history (JSON lines): one line per invariant, exit 1 on any "
       "violation");
   chaos_check->add_option("history", history_file, "the history file")->required();
+  std::string timeline_dir;
+  chaos_check->add_option("--timeline", timeline_dir,
+                          "also draw the run into DIR/timeline.svg and DIR/timeline.html");
 
   coordha::cli::BenchOptions bench_options;
   CLI::App* bench = coordha::cli::AddBenchCommand(app, &bench_options, add_config_flags);
@@ -117,7 +121,7 @@ int main(int argc, char** argv) {
     if (resign->parsed()) switchover_options.to_server_id = 0;
     return coordha::cli::SwitchoverCommand(*config, switchover_options);
   }
-  if (chaos_check->parsed()) return coordha::cli::ChaosCheckCommand(history_file);
+  if (chaos_check->parsed()) return coordha::cli::ChaosCheckCommand(history_file, timeline_dir);
   if (chaos->parsed()) {
     chaos_options.self_binary = SelfBinary(argv[0]);
     return coordha::cli::ChaosRunCommand(chaos_options);
