@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -510,6 +511,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text;
 }
 
+// A real file has a few hundred keys (Milvus's milvus.yaml about a thousand), nested a few levels.
+// YAML aliases can make a small file expand to billions of keys ("billion laughs"), or nest
+// without end (a map that contains an alias of itself): such a file is refused, not walked.
+constexpr size_t kMaxFileKeys = 10000;
+constexpr size_t kMaxFileDepth = 64;
+
 // Walks a parsed YAML file and collects the settings coordha reads from it.
 class FileWalker {
  public:
@@ -517,6 +524,11 @@ class FileWalker {
 
   absl::Status Walk(const YAML::Node& node, const std::vector<std::string>& shown,
                     const std::vector<std::string>& path) {
+    if (++depth_ > kMaxFileDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config: ", file_, ": '", absl::StrJoin(shown, "."), "' nests more than ",
+                       kMaxFileDepth, " maps deep (an alias of a map inside itself?)"));
+    }
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) continue;  // complex keys: nothing of ours
       std::vector<std::string> child_shown = shown;
@@ -527,6 +539,7 @@ class FileWalker {
       }
       COORDHA_RETURN_IF_ERROR(Visit(entry.second, child_shown, child_path));
     }
+    --depth_;  // only on success: an error ends the walk
     return absl::OkStatus();
   }
 
@@ -535,6 +548,11 @@ class FileWalker {
  private:
   absl::Status Visit(const YAML::Node& node, const std::vector<std::string>& shown,
                      const std::vector<std::string>& path) {
+    if (++visited_ > kMaxFileKeys) {
+      return absl::InvalidArgumentError(absl::StrCat("config: ", file_, ": more than ",
+                                                     kMaxFileKeys,
+                                                     " keys (YAML aliases that expand too far?)"));
+    }
     std::string shown_name = absl::StrJoin(shown, ".");
     if (std::optional<size_t> index = FindKey(absl::StrJoin(path, "")); index.has_value()) {
       const KeyDef& key = Keys()[*index];
@@ -584,6 +602,8 @@ class FileWalker {
   std::string file_;
   std::string source_;
   Layer layer_;
+  size_t visited_ = 0;  // keys visited, aliases counted each time they are expanded
+  size_t depth_ = 0;    // maps being walked
 };
 
 absl::StatusOr<Layer> FileLayer(const std::string& file) {
@@ -681,9 +701,7 @@ absl::Status CheckAcrossKeys(const Config& c, const std::map<std::string, std::s
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<Config> Load(const LoadInputs& inputs) {
+absl::StatusOr<Config> LoadLayers(const LoadInputs& inputs) {
   COORDHA_ASSIGN_OR_RETURN(Layer file, FileLayer(inputs.file));
   COORDHA_ASSIGN_OR_RETURN(Layer env, EnvLayer(inputs.env));
   COORDHA_ASSIGN_OR_RETURN(Layer sets, SetLayer(inputs.sets));
@@ -703,6 +721,27 @@ absl::StatusOr<Config> Load(const LoadInputs& inputs) {
     }
   }
   COORDHA_RETURN_IF_ERROR(CheckAcrossKeys(config, sources));
+  return config;
+}
+
+// Errors are one line (config.h), but they quote values and YAML's own messages, which may hold a
+// newline or another control character: those are shown escaped ("\n", "\x01").
+absl::Status OneLine(const absl::Status& status) {
+  const absl::string_view message = status.message();
+  const auto is_control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(message.begin(), message.end(), is_control)) return status;
+  std::string escaped;
+  for (char c : message) {
+    escaped += is_control(c) ? absl::CHexEscape(absl::string_view(&c, 1)) : std::string(1, c);
+  }
+  return absl::Status(status.code(), escaped);
+}
+
+}  // namespace
+
+absl::StatusOr<Config> Load(const LoadInputs& inputs) {
+  absl::StatusOr<Config> config = LoadLayers(inputs);
+  if (!config.ok()) return OneLine(config.status());
   return config;
 }
 

@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -38,6 +40,24 @@ uint64_t ProcessStartTime(int64_t pid) {
   } catch (...) {
     return 0;
   }
+}
+
+// An integer field: `fallback` when absent; the value when it is a JSON integer that fits T;
+// otherwise an error. (nlohmann's own get<T>() converts a fraction or a number past int64, which
+// it parses as a double, with a static_cast that is undefined out of T's range.)
+template <typename T>
+absl::StatusOr<T> IntegerField(const nlohmann::json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (it->is_number_unsigned()) {
+    const uint64_t v = it->template get<uint64_t>();
+    if (v <= static_cast<uint64_t>(std::numeric_limits<T>::max())) return static_cast<T>(v);
+  } else if (it->is_number_integer()) {
+    const int64_t v = it->template get<int64_t>();
+    if (std::is_signed_v<T> || v >= 0) return static_cast<T>(v);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "session record: ", key, ": ", it->dump().substr(0, 80), " is not an integer in range"));
 }
 
 SessionState ParseState(const std::string& s) {
@@ -123,22 +143,38 @@ absl::StatusOr<SessionInfo> ParseSessionInfo(absl::string_view json) {
         absl::StrCat("not a session record: '", json.substr(0, 80), "'"));
   }
   SessionInfo info;
+  struct {
+    const char* key;
+    int64_t* field;
+  } const signed_fields[] = {{"ServerID", &info.server_id},
+                             {"LeaseID", &info.lease_id},
+                             {"Pid", &info.process.pid},
+                             {"Priority", &info.priority}};
+  for (const auto& [key, field] : signed_fields) {
+    absl::StatusOr<int64_t> v = IntegerField(j, key, int64_t{0});
+    if (!v.ok()) return v.status();
+    *field = *v;
+  }
+  struct {
+    const char* key;
+    uint64_t* field;
+  } const unsigned_fields[] = {{"PidNs", &info.process.pid_ns},
+                               {"StartTime", &info.process.start_time}};
+  for (const auto& [key, field] : unsigned_fields) {
+    absl::StatusOr<uint64_t> v = IntegerField(j, key, uint64_t{0});
+    if (!v.ok()) return v.status();
+    *field = *v;
+  }
   try {
-    info.server_id = j.value("ServerID", int64_t{0});
     info.server_name = j.value("ServerName", std::string());
     info.address = j.value("Address", std::string());
     info.exclusive = j.value("Exclusive", false);
     info.stopping = j.value("Stopping", false);
     info.trigger_kill = j.value("TriggerKill", true);
     info.version = j.value("Version", std::string());
-    info.lease_id = j.value("LeaseID", int64_t{0});
     info.process.host_name = j.value("HostName", std::string());
-    info.process.pid = j.value("Pid", int64_t{0});
     info.process.boot_id = j.value("BootID", std::string());
-    info.process.pid_ns = j.value("PidNs", uint64_t{0});
-    info.process.start_time = j.value("StartTime", uint64_t{0});
     info.metrics_address = j.value("MetricsAddress", std::string());
-    info.priority = j.value("Priority", int64_t{0});
     info.state = ParseState(j.value("State", std::string("Initializing")));
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(

@@ -440,6 +440,34 @@ TEST_F(ConfigTest, Error_YamlSyntaxNamesTheLine) {
   ExpectError(LoadYaml("- a\n- b\n"), {"expected a map of keys at the top level"});
 }
 
+// Found by tests/fuzz/config_fuzz.cc: values and YAML's messages may hold control characters.
+TEST_F(ConfigTest, Error_ControlCharactersAreEscaped_StaysOneLine) {
+  ExpectError(LoadYaml("etcd:\n  endpoints: \"a\\nb:1\"\n"),
+              {"config: etcd.endpoints: 'a\\nb:1' is not host:port"});
+  ExpectError(Load({.sets = {"rootCoord.port=1\n2"}}),
+              {"config: rootCoord.port: '1\\n2' is not a port"});
+  ExpectError(LoadYaml("a: \"\\\r\"\n"), {"invalid YAML: unknown escape character: \\r"});
+}
+
+// A few lines of aliases that expand to 2^40 keys ("billion laughs") are refused at once, not
+// walked (found while writing tests/fuzz/config_fuzz.cc: fuzz_config timed out on 26 such lines).
+TEST_F(ConfigTest, Error_AliasesThatExpandTooFar) {
+  std::string yaml = "l0: &a0 {x: 1, y: 1}\n";
+  for (int i = 1; i <= 40; ++i) {
+    yaml += "l" + std::to_string(i) + ": &a" + std::to_string(i) + " {x: *a" +
+            std::to_string(i - 1) + ", y: *a" + std::to_string(i - 1) + "}\n";
+  }
+  ExpectError(LoadYaml(yaml), {"coordha.yaml: more than 10000 keys"});
+  // A map that holds an alias of itself nests without end (fuzz_config: a stack overflow).
+  ExpectError(LoadYaml("rootCoord: &c\n  port: 1\n  again: *c\n"),
+              {"coordha.yaml: 'rootCoord.again.again.", "nests more than 64 maps deep"});
+  // Aliases as people use them still work.
+  absl::StatusOr<Config> c =
+      LoadYaml("rootCoord: &coord {enableActiveStandby: true}\ndataCoord: *coord\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->role(Role::kDataCoord).enable_active_standby);
+}
+
 TEST_F(ConfigTest, Error_BadBoolAndWrongType) {
   ExpectError(LoadYaml("rootCoord:\n  enableActiveStandby: yes\n"),
               {"config: rootCoord.enableActiveStandby: 'yes' is not true or false (from "});

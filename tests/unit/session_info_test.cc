@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -100,6 +101,26 @@ TEST(SessionInfoTest, JsonKeepsMilvusFieldNamesAndRoundTrips) {
   ASSERT_TRUE(milvus.ok());
   EXPECT_EQ(milvus->server_id, 3);
   EXPECT_FALSE(ParseSessionInfo("not json").ok());
+}
+
+// Found by tests/fuzz/session_info_fuzz.cc: nlohmann converts a fraction or a number past int64
+// (parsed as a double) to an integer with a static_cast, undefined out of range.
+TEST(SessionInfoTest, IntegerFieldsMustBeIntegersInRange) {
+  for (const char* json :
+       {R"({"LeaseID":758788331822224586245})", R"({"ServerID":1e300})", R"({"Pid":1.5})",
+        R"({"Priority":9223372036854775808})", R"({"PidNs":-1})", R"({"StartTime":"12"})",
+        R"({"ServerID":true})", R"({"LeaseID":null})"}) {
+    absl::StatusOr<SessionInfo> info = ParseSessionInfo(json);
+    ASSERT_FALSE(info.ok()) << json;
+    EXPECT_EQ(info.status().code(), absl::StatusCode::kInvalidArgument) << json;
+  }
+  absl::StatusOr<SessionInfo> edges =
+      ParseSessionInfo(R"({"ServerID":-9223372036854775808,"LeaseID":9223372036854775807,)"
+                       R"("PidNs":18446744073709551615,"StartTime":0})");
+  ASSERT_TRUE(edges.ok()) << edges.status();
+  EXPECT_EQ(edges->server_id, std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(edges->lease_id, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(edges->process.pid_ns, std::numeric_limits<uint64_t>::max());
 }
 
 }  // namespace
