@@ -75,6 +75,14 @@ if [[ $quick -eq 0 ]]; then
   step "concurrent tests under TSan"
   TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp halt_on_error=0 second_deadlock_stack=1" \
     run_tests "concurrent tests (TSan)" build-tsan -L concurrent || status=1
+
+  step "fuzzing (libFuzzer, 3 targets × ${FUZZ_SECONDS:-30} s)"
+  # One passed or failed per target; a failed build counts all three as failed.
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" 2>&1 | tee build-fuzz-run.log || status=1
+  fuzz_ok=$(grep -c "^fuzz [a-z_]*: ok," build-fuzz-run.log || true)
+  passed=$((passed + fuzz_ok))
+  failed=$((failed + 3 - fuzz_ok))
+  summary+=("fuzzing (libFuzzer): $fuzz_ok passed, $((3 - fuzz_ok)) failed")
 fi
 
 step "summary"
