@@ -3,9 +3,12 @@
 #   1. installs the Debian packages it needs (scripts/install-deps.sh),
 #   2. builds with -Wall -Wextra -Werror and runs all tests (unit + integration with real etcd),
 #   3. builds with ASan+UBSan and runs the unit tests,
-#   4. builds with clang + TSan (+ -Wthread-safety -Werror) and runs the concurrent tests.
+#   4. builds with clang + TSan (+ -Wthread-safety -Werror) and runs the concurrent tests,
+#   5. builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 30; scripts/fuzz.sh).
+# Step 2 includes the two-minute chaos run with every nemesis (tests/integration/chaos_test.cc).
 # Usage: scripts/test.sh [--quick]   (--quick: step 2 only)
-# Build trees: build/, build-asan/, build-tsan/ (reused between runs). Exit code: 0 all passed.
+# Build trees: build/, build-asan/, build-tsan/, build-fuzz/ (reused between runs). Exit code: 0
+# all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -418,6 +419,14 @@ int ChaosRunCommand(const ChaosOptions& options) {
   }
   const std::map<std::string, int> takeovers = TakeoversByCause(cluster, "rootcoord");
   cluster.Stop();
+  // etcd's data is of no use after the run (hundreds of MB in a long one); its logs stay.
+  for (const auto& entry : std::filesystem::directory_iterator(
+           out, std::filesystem::directory_options::skip_permission_denied)) {
+    if (entry.is_directory() && entry.path().filename().string().rfind("etcd-", 0) == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(entry.path(), ignored);
+    }
+  }
 
   const std::string file = out + "/history.jsonl";
   {
