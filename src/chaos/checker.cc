@@ -145,28 +145,101 @@ InvariantResult EpochsRise(const History& h) {
 InvariantResult FaultsRecover(const History& h) {
   InvariantResult r{.name = "faults-recover"};
   int64_t end_us = 0;
-  for (const Operation& op : h.ops) end_us = std::max(end_us, op.complete_us);
+  std::set<std::string> roles;
+  for (const Operation& op : h.ops) {
+    end_us = std::max(end_us, op.complete_us);
+    roles.insert(op.role);
+  }
   for (const Fault& fault : h.faults) {
-    if (fault.bound_ms <= 0 || fault.role.empty()) continue;
+    if (fault.bound_ms <= 0) continue;
     const int64_t bound_us = fault.bound_ms * 1000;
-    int64_t first_answer = std::numeric_limits<int64_t>::max();
-    for (const Operation& op : h.ops) {
-      if (op.outcome == Outcome::kOk && op.role == fault.role && op.invoke_us > fault.at_us) {
-        first_answer = std::min(first_answer, op.complete_us);
+    // A fault of no role (etcd's) endangers every role.
+    const std::set<std::string> endangered =
+        fault.role.empty() ? roles : std::set<std::string>{fault.role};
+    for (const std::string& role : endangered) {
+      int64_t first_answer = std::numeric_limits<int64_t>::max();
+      for (const Operation& op : h.ops) {
+        if (op.outcome == Outcome::kOk && op.role == role && op.invoke_us > fault.at_us) {
+          first_answer = std::min(first_answer, op.complete_us);
+        }
+      }
+      if (first_answer == std::numeric_limits<int64_t>::max() && end_us < fault.at_us + bound_us) {
+        continue;  // the run ended before the bound: nothing to judge
+      }
+      ++r.checked;
+      if (first_answer - fault.at_us > bound_us) {
+        r.violations.push_back(
+            absl::StrCat(fault.kind, " of ", fault.target, " at ", fault.at_us, "us: ", role,
+                         first_answer == std::numeric_limits<int64_t>::max()
+                             ? std::string(" never answered again")
+                             : absl::StrCat(" answered again only after ",
+                                            (first_answer - fault.at_us) / 1000, " ms"),
+                         " (bound ", fault.bound_ms, " ms)"));
       }
     }
-    if (first_answer == std::numeric_limits<int64_t>::max() && end_us < fault.at_us + bound_us) {
-      continue;  // the run ended before the bound: nothing to judge
+  }
+  return r;
+}
+
+// Acknowledged row grants, by segment, in row order.
+std::map<int64_t, std::vector<const Operation*>> GrantsBySegment(const History& h) {
+  std::map<int64_t, std::vector<const Operation*>> by_segment;
+  for (const Operation* op : Acknowledged(h, Kind::kSegment)) by_segment[op->segment].push_back(op);
+  for (auto& entry : by_segment) {
+    std::sort(entry.second.begin(), entry.second.end(),
+              [](const Operation* a, const Operation* b) { return a->first < b->first; });
+  }
+  return by_segment;
+}
+
+InvariantResult SegmentRowsOnce(const History& h) {
+  InvariantResult r{.name = "segment-rows-once"};
+  if (Acknowledged(h, Kind::kSegment).empty()) {
+    r.skipped = true;
+    r.skip_reason = "no acknowledged datacoord grant";
+    return r;
+  }
+  for (const auto& entry : GrantsBySegment(h)) {
+    const std::vector<const Operation*>& grants = entry.second;
+    r.checked += static_cast<int64_t>(grants.size());
+    for (size_t i = 1; i < grants.size(); ++i) {
+      const Operation& prev = *grants[i - 1];
+      if (grants[i]->first < prev.first + prev.count) {
+        r.violations.push_back(absl::StrCat("segment ", entry.first, ": rows [", grants[i]->first,
+                                            ", ", grants[i]->first + grants[i]->count, ") of ",
+                                            Describe(*grants[i]), " overlap [", prev.first, ", ",
+                                            prev.first + prev.count, ") of ", Describe(prev)));
+      }
     }
-    ++r.checked;
-    if (first_answer - fault.at_us > bound_us) {
-      r.violations.push_back(
-          absl::StrCat(fault.kind, " of ", fault.target, " at ", fault.at_us, "us: ", fault.role,
-                       first_answer == std::numeric_limits<int64_t>::max()
-                           ? std::string(" never answered again")
-                           : absl::StrCat(" answered again only after ",
-                                          (first_answer - fault.at_us) / 1000, " ms"),
-                       " (bound ", fault.bound_ms, " ms)"));
+  }
+  return r;
+}
+
+InvariantResult SegmentRowsKept(const History& h) {
+  InvariantResult r{.name = "segment-rows-kept"};
+  if (Acknowledged(h, Kind::kSegment).empty()) {
+    r.skipped = true;
+    r.skip_reason = "no acknowledged datacoord grant";
+    return r;
+  }
+  if (!h.final_segment_rows.has_value()) {
+    r.skipped = true;
+    r.skip_reason = "the run recorded no final segments";
+    return r;
+  }
+  for (const auto& entry : GrantsBySegment(h)) {
+    const auto found = h.final_segment_rows->find(entry.first);
+    for (const Operation* grant : entry.second) {
+      ++r.checked;
+      const int64_t end = static_cast<int64_t>(grant->first + grant->count);
+      if (found == h.final_segment_rows->end()) {
+        r.violations.push_back(absl::StrCat("segment ", entry.first, " granted to ",
+                                            Describe(*grant), " is missing at the end"));
+      } else if (found->second < end) {
+        r.violations.push_back(absl::StrCat("segment ", entry.first, " has ", found->second,
+                                            " rows at the end, but rows up to ", end,
+                                            " were granted to ", Describe(*grant)));
+      }
     }
   }
   return r;
@@ -175,8 +248,9 @@ InvariantResult FaultsRecover(const History& h) {
 }  // namespace
 
 std::vector<InvariantResult> Check(const History& history) {
-  return {TimestampsRise(history), IdsUnique(history),  DdlPresent(history),
-          DdlOnce(history),        EpochsRise(history), FaultsRecover(history)};
+  return {TimestampsRise(history), IdsUnique(history),       DdlPresent(history),
+          DdlOnce(history),        SegmentRowsOnce(history), SegmentRowsKept(history),
+          EpochsRise(history),     FaultsRecover(history)};
 }
 
 bool AllHeld(const std::vector<InvariantResult>& results) {

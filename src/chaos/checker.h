@@ -8,10 +8,17 @@
 //   ddl-once          no request was applied twice: a CreateCollection of a name no other
 //                     request creates never answers ALREADY_EXISTS (its own earlier attempt
 //                     would have been deduplicated by its request ID);
+//   segment-rows-once no two acknowledged AssignSegmentID grants share a row of a segment (S1 for
+//                     datacoord: one writer of each segment's row count);
+//   segment-rows-kept every acknowledged grant's rows are in its segment at the end (a grant is
+//                     persisted before it is answered);
 //   epochs-rise       S4: no acknowledged answer carries a lower epoch of its role than an answer
 //                     that completed before it was invoked (a deposed active answered);
-//   faults-recover    after each fault with a bound, an operation of its role invoked after the
-//                     fault was acknowledged within the bound.
+//   faults-recover    after each fault with a bound, an operation of its role (of every role for
+//                     a fault of none, such as etcd's) invoked after the fault was acknowledged
+//                     within the bound.
+//
+// The segment invariants are skipped in a run without datacoord.
 //
 // Each invariant reports what it checked and every violation (one line naming the operations).
 #ifndef COORDHA_CHAOS_CHECKER_H_

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -14,6 +15,7 @@ std::optional<Operation::Kind> ParseKind(const std::string& s) {
   if (s == "ts") return Operation::Kind::kTimestamp;
   if (s == "id") return Operation::Kind::kId;
   if (s == "ddl") return Operation::Kind::kDdl;
+  if (s == "seg") return Operation::Kind::kSegment;
   return std::nullopt;
 }
 
@@ -34,6 +36,8 @@ const char* KindName(Operation::Kind kind) {
       return "id";
     case Operation::Kind::kDdl:
       return "ddl";
+    case Operation::Kind::kSegment:
+      return "seg";
   }
   return "?";
 }
@@ -68,6 +72,7 @@ std::string ToJsonLine(const Operation& op) {
     j["first"] = op.first;
     j["count"] = op.count;
   }
+  if (op.kind == Operation::Kind::kSegment) j["segment"] = op.segment;
   return j.dump();
 }
 
@@ -79,6 +84,12 @@ std::string ToJsonLine(const Fault& fault) {
 
 std::string FinalJsonLine(const std::set<std::string>& collections) {
   return json{{"type", "final"}, {"collections", collections}}.dump();
+}
+
+std::string SegmentsJsonLine(const std::map<int64_t, int64_t>& rows) {
+  json by_id = json::object();
+  for (const auto& entry : rows) by_id[absl::StrCat(entry.first)] = entry.second;
+  return json{{"type", "segments"}, {"rows", by_id}}.dump();
 }
 
 absl::StatusOr<History> ParseHistory(std::istream& in) {
@@ -98,7 +109,7 @@ absl::StatusOr<History> ParseHistory(std::istream& in) {
       if (type == "op") {
         Operation op;
         std::optional<Operation::Kind> kind = ParseKind(j.value("kind", ""));
-        if (!kind) return bad("kind must be ts, id or ddl");
+        if (!kind) return bad("kind must be ts, id, ddl or seg");
         std::optional<Operation::Outcome> outcome = ParseOutcome(j.value("outcome", ""));
         if (!outcome) return bad("outcome must be ok, failed or unknown");
         op.kind = *kind;
@@ -115,9 +126,10 @@ absl::StatusOr<History> ParseHistory(std::istream& in) {
         op.name = j.value("name", std::string());
         op.request_id = j.value("request_id", std::string());
         op.error = j.value("error", std::string());
+        op.segment = j.value("segment", int64_t{0});
         if (op.kind != Operation::Kind::kDdl && op.outcome == Operation::Outcome::kOk &&
             op.count == 0) {
-          return bad("an acknowledged ts or id operation needs count >= 1");
+          return bad("an acknowledged ts, id or seg operation needs count >= 1");
         }
         if (op.kind == Operation::Kind::kDdl && op.name.empty()) return bad("a ddl needs a name");
         history.ops.push_back(std::move(op));
@@ -134,8 +146,16 @@ absl::StatusOr<History> ParseHistory(std::istream& in) {
         std::set<std::string> collections;
         for (const json& c : j.at("collections")) collections.insert(c.get<std::string>());
         history.final_collections = std::move(collections);
+      } else if (type == "segments") {
+        std::map<int64_t, int64_t> rows;
+        for (const auto& [id, n] : j.at("rows").items()) {
+          int64_t segment = 0;
+          if (!absl::SimpleAtoi(id, &segment)) return bad("segments: a key is not a segment ID");
+          rows[segment] = n.get<int64_t>();
+        }
+        history.final_segment_rows = std::move(rows);
       } else {
-        return bad("type must be op, fault or final");
+        return bad("type must be op, fault, final or segments");
       }
     } catch (const json::exception& e) {  // a field of the wrong type
       return bad(e.what());

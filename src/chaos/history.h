@@ -8,10 +8,14 @@
 //   {"type":"op","kind":"id",...,"first":1000,"count":10}                       IDs [first,
 //   first+count)
 //   {"type":"op","kind":"ddl",...,"name":"c-3-17","request_id":"r-3-17","error":""}
+//   {"type":"op","kind":"seg","role":"datacoord",...,"segment":7,"first":200,"count":50}
+//                                          datacoord granted rows [first, first+count) of segment 7
 //   {"type":"fault","kind":"kill9","target":"rootcoord-1","role":"rootcoord","at_us":9000,
 //    "bound_ms":2000}
 //   {"type":"final","collections":["c-3-17", ...]}                              the catalog at the
 //   end
+//   {"type":"segments","rows":{"7":250, ...}}               datacoord's segments and their rows at
+//                                                           the end
 //
 // Times are microseconds of one monotonic clock (CLOCK_BOOTTIME) shared by every client of the
 // run. An operation's outcome is "ok" (acknowledged: its result counts), "failed" (certainly not
@@ -22,6 +26,7 @@
 
 #include <cstdint>
 #include <istream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,7 +37,7 @@
 namespace coordha::chaos {
 
 struct Operation {
-  enum class Kind { kTimestamp, kId, kDdl };
+  enum class Kind { kTimestamp, kId, kDdl, kSegment };
   enum class Outcome { kOk, kFailed, kUnknown };
 
   Kind kind = Kind::kTimestamp;
@@ -43,8 +48,9 @@ struct Operation {
   std::string role = "rootcoord";  // the coordinator role that answered
   int64_t server_id = 0;           // who answered (ok only)
   int64_t epoch = 0;               // the answer's epoch (ok only)
-  uint64_t first = 0;              // ts: the first timestamp; id: the first ID
-  uint32_t count = 0;              // how many timestamps or IDs
+  uint64_t first = 0;              // ts: the first timestamp; id: the first ID; seg: the first row
+  uint32_t count = 0;              // how many timestamps, IDs or rows
+  int64_t segment = 0;             // seg: the segment the rows were granted in
   std::string name;                // ddl: the collection it creates (unique per request)
   std::string request_id;          // ddl: the idempotency key, the same on every retry
   std::string error;               // ddl: the server's code when it failed
@@ -64,12 +70,15 @@ struct History {
   std::vector<Fault> faults;
   // The collections in the catalog at the end of the run; unset when the run could not read it.
   std::optional<std::set<std::string>> final_collections;
+  // datacoord's segments at the end (ID -> rows granted); unset when not read.
+  std::optional<std::map<int64_t, int64_t>> final_segment_rows;
 };
 
 // One JSON line (no newline) per record.
 std::string ToJsonLine(const Operation& op);
 std::string ToJsonLine(const Fault& fault);
 std::string FinalJsonLine(const std::set<std::string>& collections);
+std::string SegmentsJsonLine(const std::map<int64_t, int64_t>& rows);
 
 // Reads a history. Errors: kInvalidArgument naming the line and what is wrong with it.
 absl::StatusOr<History> ParseHistory(std::istream& in);

@@ -823,7 +823,7 @@ std::string TimelineHtml(const History& history, const TimelineOptions& options)
       "<h2>Operations</h2>\n<table>\n<tr><th class=\"l\">kind</th><th>ok</th><th>failed</th>"
       "<th>unknown</th><th>total</th></tr>\n";
   int64_t totals[4] = {};
-  for (Kind kind : {Kind::kTimestamp, Kind::kId, Kind::kDdl}) {
+  for (Kind kind : {Kind::kTimestamp, Kind::kId, Kind::kDdl, Kind::kSegment}) {
     const int64_t* row = model.counts[static_cast<int>(kind)];
     absl::StrAppend(&out, "<tr><td class=\"l\">", KindName(kind), "</td>");
     for (int o = 0; o < 3; ++o) {

@@ -96,7 +96,8 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(BenchClusterOp
 absl::Status BenchCluster::StartAll() {
   const std::string& dir = options_.dir;
   if (options_.own_network) {
-    COORDHA_ASSIGN_OR_RETURN(net_, ChaosNet::Create(2, dir + "/net.log"));
+    COORDHA_ASSIGN_OR_RETURN(
+        net_, ChaosNet::Create(2 * static_cast<int>(options_.roles.size()), dir + "/net.log"));
   }
   absl::StatusOr<std::unique_ptr<LocalEtcd>> etcd = LocalEtcd::Start(
       LocalEtcdOptions{.data_dir = absl::StrCat(dir, "/etcd-", getpid()),
@@ -116,35 +117,40 @@ absl::Status BenchCluster::StartAll() {
     prefix = {*unshare, "--pid", "--fork", "--kill-child"};
   }
   std::vector<std::string> addresses;
-  for (int i = 1; i <= 2; ++i) {
-    COORDHA_ASSIGN_OR_RETURN(const int port, ports_.Pick());
-    COORDHA_ASSIGN_OR_RETURN(const int metrics_port, ports_.Pick());
-    std::vector<std::string> argv = prefix;
-    std::string host = "127.0.0.1";
-    if (net_ != nullptr) {
-      argv = net_->Prefix(i - 1);
-      host = net_->host_ip(i - 1);
+  for (const std::string& role_name : options_.roles) {
+    COORDHA_ASSIGN_OR_RETURN(const config::Role role, config::ParseRole(role_name));
+    const std::string key = config::RoleKeyPrefix(role);
+    for (int i = 1; i <= 2; ++i) {
+      const int index = static_cast<int>(replicas_.size());
+      COORDHA_ASSIGN_OR_RETURN(const int port, ports_.Pick());
+      COORDHA_ASSIGN_OR_RETURN(const int metrics_port, ports_.Pick());
+      std::vector<std::string> argv = prefix;
+      std::string host = "127.0.0.1";
+      if (net_ != nullptr) {
+        argv = net_->Prefix(index);
+        host = net_->host_ip(index);
+      }
+      const std::vector<std::string> sets = {
+          "etcd.endpoints=" + etcd_->endpoints_flag(),
+          "etcd.rootPath=" + root_path_,
+          key + ".enableActiveStandby=true",
+          key + ".address=" + host,
+          absl::StrCat(key, ".port=", port),
+          absl::StrCat("metrics.port=", metrics_port),
+          absl::StrCat("common.session.ttl=", options_.ttl_seconds),
+          "common.session.serveGrant=" + options_.serve_grant,
+      };
+      argv.insert(argv.end(), {options_.self_binary, "run", role_name});
+      for (const std::vector<std::string>* list : {&sets, &options_.replica_sets}) {
+        for (const std::string& set : *list) argv.insert(argv.end(), {"--set", set});
+      }
+      const std::string name = absl::StrCat(role_name, "-", i);
+      addresses.push_back(absl::StrCat(host, ":", port));
+      replicas_.push_back(std::make_unique<ReplicaProcess>(
+          name, std::move(argv), absl::StrCat(dir, "/", name, ".log"), addresses.back(),
+          metrics_port, options_.cross_host));
+      COORDHA_RETURN_IF_ERROR(replicas_.back()->Start());
     }
-    const std::vector<std::string> sets = {
-        "etcd.endpoints=" + etcd_->endpoints_flag(),
-        "etcd.rootPath=" + root_path_,
-        "rootCoord.enableActiveStandby=true",
-        "rootCoord.address=" + host,
-        absl::StrCat("rootCoord.port=", port),
-        absl::StrCat("metrics.port=", metrics_port),
-        absl::StrCat("common.session.ttl=", options_.ttl_seconds),
-        "common.session.serveGrant=" + options_.serve_grant,
-    };
-    argv.insert(argv.end(), {options_.self_binary, "run", "rootcoord"});
-    for (const std::vector<std::string>* list : {&sets, &options_.replica_sets}) {
-      for (const std::string& set : *list) argv.insert(argv.end(), {"--set", set});
-    }
-    const std::string name = absl::StrCat("rootcoord-", i);
-    addresses.push_back(absl::StrCat(host, ":", port));
-    replicas_.push_back(std::make_unique<ReplicaProcess>(
-        name, std::move(argv), absl::StrCat(dir, "/", name, ".log"), addresses.back(), metrics_port,
-        options_.cross_host));
-    COORDHA_RETURN_IF_ERROR(replicas_.back()->Start());
   }
   poller_ = std::make_unique<StatePoller>(addresses);
   poller_->Start();
@@ -160,8 +166,11 @@ absl::Status BenchCluster::StartAll() {
   client_options.call_timeout = 3 * ttl();
   COORDHA_ASSIGN_OR_RETURN(client_, client::Client::Create(client_options));
 
-  absl::StatusOr<Roles> roles = AwaitRoles(Deadline::In(kStartTimeout));
-  return roles.ok() ? absl::OkStatus() : roles.status();
+  for (size_t role = 0; role < options_.roles.size(); ++role) {
+    absl::StatusOr<Roles> roles = AwaitRoles(Deadline::In(kStartTimeout), role);
+    if (!roles.ok()) return roles.status();
+  }
+  return absl::OkStatus();
 }
 
 void BenchCluster::StartLoad() {
@@ -198,38 +207,40 @@ absl::Status BenchCluster::Tick(Duration d) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<BenchCluster::Roles> BenchCluster::AwaitRoles(Deadline deadline) {
+absl::StatusOr<BenchCluster::Roles> BenchCluster::AwaitRoles(Deadline deadline, size_t role) {
   const BootTime since = BootClock::now();
+  const size_t first = 2 * role;
   std::string seen = "no answers yet";
   while (true) {
-    for (auto& replica : replicas_) {
-      if (!replica->Running()) {
-        return absl::UnavailableError(absl::StrCat(
-            replica->name(), " ", replica->exit_description(), "; see ", replica->log_file()));
+    for (size_t r = first; r < first + 2; ++r) {
+      ReplicaProcess& replica = *replicas_.at(r);
+      if (!replica.Running()) {
+        return absl::UnavailableError(absl::StrCat(replica.name(), " ", replica.exit_description(),
+                                                   "; see ", replica.log_file()));
       }
     }
-    const Observation a = poller_->Latest(0);
-    const Observation b = poller_->Latest(1);
+    const Observation a = poller_->Latest(first);
+    const Observation b = poller_->Latest(first + 1);
     if (a.answered && b.answered && a.sent >= since && b.sent >= since) {
       const bool a_active = a.state == v1::Healthy && a.epoch != 0;
       const bool b_active = b.state == v1::Healthy && b.epoch != 0;
       if (a_active != b_active && (a_active ? b : a).state == v1::StandBy) {
         const Observation& active = a_active ? a : b;
         const Observation& standby = a_active ? b : a;
-        Roles roles{.active = a_active ? 0u : 1u,
-                    .standby = a_active ? 1u : 0u,
+        Roles roles{.active = first + (a_active ? 0u : 1u),
+                    .standby = first + (a_active ? 1u : 0u),
                     .epoch = active.epoch,
                     .active_server = active.server_id,
                     .standby_server = standby.server_id};
-        if (callers_.empty()) return roles;
+        if (callers_.empty() || role != 0) return roles;
         std::optional<AnswerLog::Span> span = answers_.Of(roles.epoch);
         if (span.has_value() && span->last >= since) return roles;
         seen =
             absl::StrCat("no client answer from epoch ", roles.epoch, " yet (", answers_.errors(),
                          " client errors; last: ", answers_.last_error(), ")");
       } else {
-        seen = absl::StrCat(Describe(replicas_[0]->name(), a), "; ",
-                            Describe(replicas_[1]->name(), b));
+        seen = absl::StrCat(Describe(replicas_[first]->name(), a), "; ",
+                            Describe(replicas_[first + 1]->name(), b));
       }
     }
     if (deadline.Expired()) {

@@ -192,6 +192,10 @@ struct BenchClusterOptions {
   bool cross_host = false;
   // Members of the private etcd (the chaos tool's etcd nemeses want 3).
   int etcd_members = 1;
+  // The coordinator roles, two replicas each: replicas 2k and 2k + 1 are roles[k]'s, named
+  // "<role>-1" and "<role>-2". The benchmarks' trials and load are rootcoord's: roles[0] must be
+  // "rootcoord" for them.
+  std::vector<std::string> roles = {"rootcoord"};
   // Each replica in a network namespace of its own (chaos_net.h), etcd on the bridge: what the
   // partition and reject nemeses need. Needs root.
   bool own_network = false;
@@ -237,9 +241,9 @@ class BenchCluster {
   // where), kCancelled on a signal.
   absl::StatusOr<TrialResult> RunTrial(FailoverKind kind);
 
-  // The active and the standby, once exactly one replica answers Healthy and the other StandBy,
-  // both to calls sent after this call began, and the clients (when loaded) have an answer from
-  // the active's epoch.
+  // The active and the standby of roles[role] (indices are replica indices), once exactly one of
+  // its replicas answers Healthy and the other StandBy, both to calls sent after this call began,
+  // and the clients (when loaded) have an answer from the active's epoch.
   struct Roles {
     size_t active = 0;
     size_t standby = 0;
@@ -247,7 +251,8 @@ class BenchCluster {
     int64_t active_server = 0;
     int64_t standby_server = 0;
   };
-  absl::StatusOr<Roles> AwaitRoles(Deadline deadline);
+  absl::StatusOr<Roles> AwaitRoles(Deadline deadline, size_t role = 0);
+  const std::vector<std::string>& roles() const { return options_.roles; }
 
   // GET /status of a replica's metrics port: its JSON body.
   absl::StatusOr<std::string> StatusJson(size_t replica) const;

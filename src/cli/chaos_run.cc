@@ -40,6 +40,7 @@
 #include "cli/bench_cluster.h"
 #include "cli/commands.h"
 #include "common/mutex.h"
+#include "common/status.h"
 #include "config/config.h"
 #include "nlohmann/json.hpp"
 #include "rootcoord/schema.h"
@@ -150,14 +151,67 @@ Operation::Outcome OutcomeOf(const absl::Status& status) {
   }
 }
 
+// datacoord's part of the run: a client of its active and the collection whose rows it grants.
+struct DataTarget {
+  client::Client* client = nullptr;  // null: no datacoord in the run
+  int64_t collection_id = 0;
+  std::vector<std::string> channels;  // the collection's virtual channels
+};
+
+// Rows in `channel` of `data`'s collection: one seg operation.
+void GrantRows(const DataTarget& data, Recorder* recorder, int id, std::mt19937_64& rng) {
+  Operation op;
+  op.client = id;
+  op.kind = Operation::Kind::kSegment;
+  op.role = "datacoord";
+  v1::AssignSegmentIDRequest request;
+  v1::SegmentIDRequest* r = request.add_requests();
+  r->set_collection_id(data.collection_id);
+  r->set_channel(data.channels[rng() % data.channels.size()]);
+  r->set_count(1 + static_cast<uint32_t>(rng() % 500));
+  op.invoke_us = recorder->Now();
+  auto granted = data.client->AssignSegmentID(std::move(request));
+  op.complete_us = recorder->Now();
+  if (granted.status().code() == absl::StatusCode::kCancelled) return;
+  op.outcome = OutcomeOf(granted.status());
+  if (granted.ok()) {
+    if (granted->value.assignments_size() != 1) {
+      op.outcome = Operation::Outcome::kFailed;
+      op.error = "not one assignment";
+    } else {
+      const v1::SegmentIDAssignment& a = granted->value.assignments(0);
+      op.segment = a.segment_id();
+      op.first = static_cast<uint64_t>(a.row_offset());
+      op.count = a.count();
+      op.server_id = granted->from.server_id;
+      op.epoch = granted->from.epoch;
+    }
+  }
+  recorder->Add(std::move(op));
+}
+
 // One client: its own random stream, calls without pause until `stop`.
-void ClientLoop(client::Client* c, Recorder* recorder, int id, uint64_t seed,
-                const std::atomic<bool>* stop) {
+void ClientLoop(client::Client* c, const DataTarget* data, Recorder* recorder, int id,
+                uint64_t seed, const std::atomic<bool>* stop) {
   std::mt19937_64 rng(seed);
   int64_t next_ddl = 0;
   while (!stop->load()) {
     Operation op;
     op.client = id;
+    // With datacoord in the run, one call in four is its: row grants, and now and then a flush
+    // (it seals the growing segments, so new ones are opened across failovers).
+    if (data->client != nullptr && rng() % 4 == 0) {
+      if (rng() % 20 == 0) {
+        v1::FlushRequest flush;
+        flush.set_collection_id(data->collection_id);
+        if (data->client->Flush(std::move(flush)).status().code() == absl::StatusCode::kCancelled) {
+          return;
+        }
+      } else {
+        GrantRows(*data, recorder, id, rng);
+      }
+      continue;
+    }
     // Mostly timestamps and IDs; one call in ten creates a collection (the catalog grows with
     // every one, and a long run must not be about a huge catalog).
     const uint64_t pick = rng() % 10;
@@ -225,6 +279,34 @@ void ClientLoop(client::Client* c, Recorder* recorder, int id, uint64_t seed,
   }
 }
 
+// Makes datacoord's client (discovery through its own etcd client) and the collection its clients
+// ask rows of, created through rootcoord.
+absl::Status PrepareDataTarget(BenchCluster& cluster, std::unique_ptr<etcd::Client>* discovery,
+                               std::unique_ptr<client::Client>* data_client, DataTarget* data) {
+  etcd::ClientOptions etcd_options;
+  etcd_options.endpoints = cluster.etcd().endpoints();
+  COORDHA_ASSIGN_OR_RETURN(*discovery, etcd::Client::Connect(etcd_options));
+  config::EtcdConfig etcd_config;
+  etcd_config.root_path = cluster.root_path();
+  client::ClientOptions client_options;
+  client_options.etcd_client = discovery->get();
+  client_options.meta_root = etcd_config.MetaRoot();
+  client_options.role = "datacoord";
+  client_options.call_timeout = 3 * cluster.ttl();
+  COORDHA_ASSIGN_OR_RETURN(*data_client, client::Client::Create(client_options));
+  const std::string name = "chaos_segments";
+  absl::StatusOr<client::DdlOutcome> made =
+      cluster.client().CreateCollection("", rootcoord::QuickSchema(name, 4), 2);
+  if (!made.ok()) return made.status();
+  COORDHA_ASSIGN_OR_RETURN(auto described, cluster.client().DescribeCollection("", name));
+  data->client = data_client->get();
+  data->collection_id = described.value.collection_id();
+  data->channels.assign(described.value.virtual_channel_names().begin(),
+                        described.value.virtual_channel_names().end());
+  if (data->channels.empty()) return absl::InternalError("the collection has no channels");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Duration> ParseDurationFlag(const std::string& text) {
   double value = 0;
   std::string unit;
@@ -274,6 +356,13 @@ int ChaosRunCommand(const ChaosOptions& options) {
     network_nemesis |= IsNetworkNemesis(n);
   }
   if (nemeses.empty()) return Fail(kExitUsage, "--nemesis: name at least one");
+  const std::vector<std::string> coordinators =
+      absl::StrSplit(options.coordinators, ',', absl::SkipEmpty());
+  if (coordinators.empty() || coordinators.front() != "rootcoord" ||
+      (coordinators.size() == 2 && coordinators[1] != "datacoord") || coordinators.size() > 2) {
+    return Fail(kExitUsage, absl::StrCat("--coordinators '", options.coordinators,
+                                         "': rootcoord, or rootcoord,datacoord"));
+  }
   if (network_nemesis) {
     if (absl::Status net = ChaosNet::CanRun(); !net.ok()) {
       return Fail(kExitUsage, std::string(net.message()));
@@ -293,16 +382,29 @@ int ChaosRunCommand(const ChaosOptions& options) {
       BenchCluster::Start(BenchClusterOptions{.self_binary = options.self_binary,
                                               .dir = out,
                                               .etcd_members = etcd_nemesis ? 3 : 1,
+                                              .roles = coordinators,
                                               .own_network = network_nemesis},
                           &interrupt);
   if (!started.ok()) return Fail(kExitRuntimeError, std::string(started.status().message()));
   BenchCluster& cluster = **started;
 
+  // datacoord's client, and the collection whose rows its clients ask for.
+  DataTarget data;
+  std::unique_ptr<etcd::Client> discovery;
+  std::unique_ptr<client::Client> data_client;
+  if (std::find(coordinators.begin(), coordinators.end(), "datacoord") != coordinators.end()) {
+    absl::Status ready = PrepareDataTarget(cluster, &discovery, &data_client, &data);
+    if (!ready.ok()) {
+      return Fail(kExitRuntimeError,
+                  absl::StrCat("chaos: preparing datacoord's collection: ", ready.message()));
+    }
+  }
+
   Recorder recorder;
   std::atomic<bool> stop_clients{false};
   std::vector<std::thread> clients;
   for (int i = 0; i < options.clients; ++i) {
-    clients.emplace_back(ClientLoop, &cluster.client(), &recorder, i, seed * 1000 + i + 1,
+    clients.emplace_back(ClientLoop, &cluster.client(), &data, &recorder, i, seed * 1000 + i + 1,
                          &stop_clients);
   }
 
@@ -321,19 +423,28 @@ int ChaosRunCommand(const ChaosOptions& options) {
       trouble = absl::StrCat("etcd did not come back: ", ready.message());
       break;
     }
-    absl::StatusOr<BenchCluster::Roles> roles = cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()));
-    if (!roles.ok()) {
-      trouble = absl::StrCat("no active and standby settled: ", roles.status().message());
-      break;
+    std::vector<BenchCluster::Roles> settled;
+    for (size_t role = 0; role < coordinators.size() && trouble.empty(); ++role) {
+      absl::StatusOr<BenchCluster::Roles> r =
+          cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()), role);
+      if (!r.ok()) {
+        trouble = absl::StrCat(coordinators[role],
+                               ": no active and standby settled: ", r.status().message());
+      } else {
+        settled.push_back(*r);
+      }
     }
+    if (!trouble.empty()) break;
     if (end.Expired()) break;
     const std::string kind = nemeses[rng() % nemeses.size()];
+    const size_t role = rng() % coordinators.size();
+    const BenchCluster::Roles* roles = &settled[role];
     const bool on_active = rng() % 10 < 7;
     const size_t replica = on_active ? roles->active : roles->standby;
     ReplicaProcess& target = cluster.replica(replica);
     Fault fault{.kind = kind,
                 .target = absl::StrCat(target.name(), on_active ? " (active)" : " (standby)"),
-                .role = "rootcoord",
+                .role = IsEtcdNemesis(kind) ? std::string() : coordinators[role],
                 .at_us = 0,
                 .bound_ms = kSlowBoundMs};
     ++injected[kind];
@@ -406,10 +517,28 @@ int ChaosRunCommand(const ChaosOptions& options) {
   }
 
   // Let the clients finish against a settled cluster, then read the catalog.
-  (void)cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()));
+  for (size_t role = 0; role < coordinators.size(); ++role) {
+    (void)cluster.AwaitRoles(Deadline::In(3 * cluster.ttl()), role);
+  }
   stop_clients = true;
   for (std::thread& t : clients) t.join();
   chaos::History history = recorder.Take();
+  if (data.client != nullptr) {
+    v1::GetSegmentInfoRequest request;
+    request.set_collection_id(data.collection_id);
+    auto segments = data.client->GetSegmentInfo(std::move(request));
+    if (segments.ok()) {
+      std::map<int64_t, int64_t> rows;
+      for (const v1::SegmentInfo& seg : segments->value.segments()) {
+        rows[seg.segment_id()] = seg.num_rows();
+      }
+      history.final_segment_rows = std::move(rows);
+    } else {
+      std::fprintf(stderr, "chaos: could not read datacoord's segments: %s\n",
+                   std::string(segments.status().message()).c_str());
+    }
+    data_client->Stop();
+  }
   auto listed = cluster.client().ListCollections("");
   if (listed.ok()) {
     history.final_collections = std::set<std::string>(listed->value.begin(), listed->value.end());
@@ -417,7 +546,10 @@ int ChaosRunCommand(const ChaosOptions& options) {
     std::fprintf(stderr, "chaos: could not read the final catalog: %s\n",
                  std::string(listed.status().message()).c_str());
   }
-  const std::map<std::string, int> takeovers = TakeoversByCause(cluster, "rootcoord");
+  std::map<std::string, std::map<std::string, int>> takeovers;
+  for (const std::string& role : coordinators) takeovers[role] = TakeoversByCause(cluster, role);
+  data_client.reset();
+  discovery.reset();
   cluster.Stop();
   // etcd's data is of no use after the run (hundreds of MB in a long one); its logs stay.
   for (const auto& entry : std::filesystem::directory_iterator(
@@ -434,6 +566,9 @@ int ChaosRunCommand(const ChaosOptions& options) {
     for (const Operation& op : history.ops) f << chaos::ToJsonLine(op) << "\n";
     for (const Fault& fault : history.faults) f << chaos::ToJsonLine(fault) << "\n";
     if (history.final_collections) f << chaos::FinalJsonLine(*history.final_collections) << "\n";
+    if (history.final_segment_rows) {
+      f << chaos::SegmentsJsonLine(*history.final_segment_rows) << "\n";
+    }
     if (!f) return Fail(kExitRuntimeError, absl::StrCat("cannot write ", file));
   }
   std::map<std::string, int> by_outcome;
@@ -449,14 +584,16 @@ int ChaosRunCommand(const ChaosOptions& options) {
               static_cast<unsigned long long>(seed),
               faults.empty() ? "none" : absl::StrJoin(faults, ", ").c_str(), epochs.size());
   std::printf("chaos: operations: %s\n", absl::StrJoin(outcomes, ", ").c_str());
-  std::vector<std::string> causes;
-  int total_takeovers = 0;
-  for (const auto& [cause, n] : takeovers) {
-    causes.push_back(absl::StrCat(cause, " ", n));
-    total_takeovers += n;
+  for (const auto& [role, by_cause] : takeovers) {
+    std::vector<std::string> causes;
+    int total = 0;
+    for (const auto& [cause, n] : by_cause) {
+      causes.push_back(absl::StrCat(cause, " ", n));
+      total += n;
+    }
+    std::printf("chaos: %s takeovers: %d (%s)\n", role.c_str(), total,
+                causes.empty() ? "none" : absl::StrJoin(causes, ", ").c_str());
   }
-  std::printf("chaos: takeovers: %d (%s)\n", total_takeovers,
-              causes.empty() ? "none" : absl::StrJoin(causes, ", ").c_str());
   if (absl::Status drawn = chaos::WriteTimeline(
           history,
           {.title = absl::StrCat("coordha chaos — seed ", seed, ", ", options.duration, ", ",

@@ -89,13 +89,16 @@ int SwitchoverCommand(const config::Config& config, const SwitchoverOptions& opt
 int ChaosCheckCommand(const std::string& history_file, const std::string& timeline_dir);
 
 // `coordha chaos [--duration D] [--seed S] [--nemesis all|kill9,term,stop,etcd-restart,
-// etcd-member-kill,partition,reject] [--clients N] [--out DIR]`
+// etcd-member-kill,partition,reject] [--coordinators rootcoord[,datacoord]] [--clients N]
+// [--out DIR]`
 // (cli/chaos_run.cc): a chaos run against rootcoord, its history checked at the end. Exit 0 when
 // every invariant held, 1 on a violation or a cluster that did not settle, 2 on bad flags.
 struct ChaosOptions {
   std::string duration = "60s";  // --duration: seconds, or 90s, 2m, 1h
   uint64_t seed = 0;             // --seed: 0 = from the clock (printed, to replay the run)
   std::string nemesis = "all";
+  // --coordinators: the roles run with two replicas each and called by the clients.
+  std::string coordinators = "rootcoord,datacoord";
   int clients = 3;
   std::string out;          // --out: logs and history.jsonl; "" = ./coordha-chaos-<seed>
   std::string self_binary;  // /proc/self/exe

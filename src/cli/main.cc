@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   chaos->add_option("--nemesis", chaos_options.nemesis,
                     "faults to inject (default all): kill9,term,stop,etcd-restart,"
                     "etcd-member-kill,partition,reject");
+  chaos->add_option("--coordinators", chaos_options.coordinators,
+                    "roles in the run, two replicas each (default rootcoord,datacoord)");
   chaos->add_option("--clients", chaos_options.clients, "concurrent clients (3)")
       ->check(CLI::Range(1, 64));
   chaos->add_option("--out", chaos_options.out,

@@ -1,4 +1,5 @@
-// `coordha chaos` end to end: CI's two-minute seeded run with every nemesis this machine can run
+// `coordha chaos` end to end: CI's two-minute seeded run of rootcoord and datacoord (two replicas
+// each) with every nemesis this machine can run
 // (kill -9, SIGTERM, SIGSTOP of the active or the standby; etcd restarts and leader kills on a
 // 3-member etcd; partitions and reject-partitions in network namespaces when run as root) against
 // real rootcoord replicas and a real etcd that the command starts itself. Every invariant of the
@@ -45,13 +46,15 @@ TEST_F(ChaosTest, TwoMinutesWithEveryNemesis_AllInvariantsHold) {
                  Deadline::In(std::chrono::seconds(600)));
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(ExitCode(*run), 0) << run->out << run->err;
-  EXPECT_THAT(run->out, HasSubstr("6 passed, 0 failed")) << run->out << run->err;
+  EXPECT_THAT(run->out, HasSubstr("8 passed, 0 failed")) << run->out << run->err;
   EXPECT_THAT(run->err, HasSubstr("chaos: kill9")) << run->err;
   EXPECT_THAT(run->err, HasSubstr("chaos: etcd-")) << run->err;
   if (geteuid() == 0) {
     EXPECT_THAT(run->err, ::testing::ContainsRegex("chaos: (partition|reject)"));
   }
-  EXPECT_THAT(run->out, HasSubstr("chaos: takeovers: ")) << run->out;
+  EXPECT_THAT(run->out, HasSubstr("chaos: rootcoord takeovers: ")) << run->out;
+  EXPECT_THAT(run->out, HasSubstr("chaos: datacoord takeovers: ")) << run->out;
+  EXPECT_THAT(run->out, ::testing::ContainsRegex("ok   segment-rows-once: [1-9]")) << run->out;
   for (const char* picture : {"/timeline.svg", "/timeline.html"}) {
     std::ifstream f(dir_ + picture);
     EXPECT_TRUE(f.good()) << picture << " missing";

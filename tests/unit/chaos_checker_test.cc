@@ -1,8 +1,10 @@
 // The chaos checker (chaos/checker.h) on hand-made histories: each invariant holds on a clean
 // history and catches the violation it is for — a stale timestamp, a duplicate ID, a lost DDL, a
-// DDL applied twice, an answer from a deposed active, a fault never recovered from.
+// DDL applied twice, rows of a segment granted twice, a grant lost, an answer from a deposed
+// active, a fault never recovered from.
 #include "chaos/checker.h"
 
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -41,6 +43,15 @@ Operation Ddl(int client, int64_t invoke, int64_t complete, const std::string& n
   return op;
 }
 
+// datacoord granted rows [first, first + count) of `segment`.
+Operation Grant(int client, int64_t invoke, int64_t complete, int64_t segment, uint64_t first,
+                uint32_t count, int64_t epoch = 20) {
+  Operation op = Op(Kind::kSegment, client, invoke, complete, first, count, epoch);
+  op.role = "datacoord";
+  op.segment = segment;
+  return op;
+}
+
 const InvariantResult& Find(const std::vector<InvariantResult>& results, const std::string& name) {
   for (const InvariantResult& r : results) {
     if (r.name == name) return r;
@@ -67,10 +78,65 @@ History Clean() {
   return h;
 }
 
+// Clean() plus datacoord: two segments, grants from epochs 20 and 21, all kept at the end.
+History WithSegments() {
+  History h = Clean();
+  h.ops.push_back(Grant(1, 0, 10, 7, 0, 100));
+  h.ops.push_back(Grant(2, 5, 12, 7, 100, 50));
+  h.ops.push_back(Grant(1, 20, 30, 8, 0, 10, 21));
+  h.final_segment_rows = std::map<int64_t, int64_t>{{7, 150}, {8, 10}};
+  return h;
+}
+
 TEST(ChaosChecker, CleanHistoryPassesEveryInvariant) {
   std::vector<InvariantResult> results = Check(Clean());
   EXPECT_TRUE(AllHeld(results)) << Report(results);
   EXPECT_THAT(Report(results), HasSubstr("6 passed, 0 failed"));
+}
+
+TEST(ChaosChecker, WithoutDatacoordTheSegmentInvariantsAreSkipped) {
+  const std::vector<InvariantResult> results = Check(Clean());
+  EXPECT_TRUE(Find(results, "segment-rows-once").skipped);
+  EXPECT_TRUE(Find(results, "segment-rows-kept").skipped);
+}
+
+TEST(ChaosChecker, CleanHistoryWithSegmentsPassesEveryInvariant) {
+  const std::vector<InvariantResult> results = Check(WithSegments());
+  EXPECT_TRUE(AllHeld(results)) << Report(results);
+  EXPECT_THAT(Report(results), HasSubstr("8 passed, 0 failed"));
+}
+
+TEST(ChaosChecker, RowsGrantedTwiceAreCaught) {
+  History h = WithSegments();
+  // A deposed datacoord granting from its stale row count: rows 120..129 again.
+  h.ops.push_back(Grant(3, 40, 45, 7, 120, 10));
+  const std::vector<InvariantResult> results = Check(h);
+  const InvariantResult& r = Find(results, "segment-rows-once");
+  ASSERT_EQ(r.violations.size(), 1u) << Report(results);
+  EXPECT_THAT(r.violations[0], HasSubstr("segment 7"));
+}
+
+TEST(ChaosChecker, GrantLostByTheEndIsCaught) {
+  History h = WithSegments();
+  (*h.final_segment_rows)[7] = 100;  // the grant of rows 100..149 was answered, never persisted
+  h.final_segment_rows->erase(8);
+  const std::vector<InvariantResult> results = Check(h);
+  const InvariantResult& r = Find(results, "segment-rows-kept");
+  ASSERT_EQ(r.violations.size(), 2u) << Report(results);
+  EXPECT_THAT(Report(results), HasSubstr("rows up to 150"));
+  EXPECT_THAT(Report(results), HasSubstr("segment 8 granted to"));
+}
+
+TEST(ChaosChecker, EtcdFaultEndangersEveryRole) {
+  History h = WithSegments();
+  // etcd restarted at 60 us: rootcoord answered again at once, datacoord never did.
+  h.faults.push_back(Fault{.kind = "etcd-restart", .target = "etcd", .at_us = 60, .bound_ms = 1});
+  h.ops.push_back(Op(Kind::kTimestamp, 1, 70, 80, 300, 1, 11));
+  h.ops.push_back(Op(Kind::kTimestamp, 1, 3000, 3010, 301, 1, 11));  // the run goes on past 1 ms
+  const std::vector<InvariantResult> results = Check(h);
+  const InvariantResult& r = Find(results, "faults-recover");
+  ASSERT_EQ(r.violations.size(), 1u) << Report(results);
+  EXPECT_THAT(r.violations[0], HasSubstr("datacoord never answered again"));
 }
 
 TEST(ChaosChecker, StaleTimestampIsCaught) {
@@ -154,6 +220,7 @@ TEST(ChaosHistory, RoundTripsThroughJsonLines) {
   for (const Operation& op : h.ops) file << ToJsonLine(op) << "\n";
   for (const Fault& f : h.faults) file << ToJsonLine(f) << "\n";
   file << FinalJsonLine(*h.final_collections) << "\n";
+  file << SegmentsJsonLine({{7, 150}}) << "\n";
   absl::StatusOr<History> read = ParseHistory(file);
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->ops.size(), h.ops.size());
@@ -163,19 +230,20 @@ TEST(ChaosHistory, RoundTripsThroughJsonLines) {
   ASSERT_EQ(read->faults.size(), 1u);
   EXPECT_EQ(read->faults[0].bound_ms, 1);
   EXPECT_EQ(*read->final_collections, std::set<std::string>{"c-1"});
+  EXPECT_EQ(*read->final_segment_rows, (std::map<int64_t, int64_t>{{7, 150}}));
   EXPECT_TRUE(AllHeld(Check(*read)));
 }
 
 TEST(ChaosHistory, BadLinesNameTheLineAndTheProblem) {
   for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
            {"{nope", "line 1: not a JSON object"},
-           {"\n{\"type\":\"op\",\"kind\":\"tx\"}", "line 2: kind must be ts, id or ddl"},
+           {"\n{\"type\":\"op\",\"kind\":\"tx\"}", "line 2: kind must be ts, id, ddl or seg"},
            {"{\"type\":\"op\",\"kind\":\"ts\",\"outcome\":\"ok\",\"count\":0}", "count >= 1"},
            {"{\"type\":\"op\",\"kind\":\"ts\",\"outcome\":\"ok\",\"count\":1,\"invoke_us\":5,"
             "\"complete_us\":4}",
             "complete_us is before invoke_us"},
            {"{\"type\":\"op\",\"kind\":\"id\",\"outcome\":\"ok\",\"count\":\"ten\"}", "line 1"},
-           {"{\"type\":\"weather\"}", "type must be op, fault or final"}}) {
+           {"{\"type\":\"weather\"}", "type must be op, fault, final or segments"}}) {
     std::stringstream in(text);
     absl::StatusOr<History> read = ParseHistory(in);
     ASSERT_FALSE(read.ok()) << text;
