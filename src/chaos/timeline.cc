@@ -150,7 +150,8 @@ struct Model {
   std::vector<FaultMark> faults;
   std::vector<int64_t> servers;  // with a bar, ascending
   std::vector<std::string> fault_kinds;
-  int64_t counts[3][3] = {};  // [kind][outcome]
+  // [kind][outcome]; one row per Operation::Kind (kSegment is the last).
+  int64_t counts[static_cast<int>(Kind::kSegment) + 1][3] = {};
   int64_t ok = 0, failed = 0, unknown = 0;
 
   double DurationS() const { return (t1_us - t0_us) / 1e6; }

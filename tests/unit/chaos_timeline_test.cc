@@ -228,6 +228,19 @@ TEST(TimelineHtml, EmbedsTheSvgAndTheTables) {
   EXPECT_THAT(html, HasSubstr("<tr><td class=\"l\">id</td><td>0</td><td>1</td><td>1</td>"));
 }
 
+TEST(TimelineHtml, CountsEveryKindOfOperation) {
+  History h = Failover();
+  Operation grant = Ok(4'950'000, 3, 12);
+  grant.kind = Kind::kSegment;
+  grant.role = "datacoord";
+  grant.segment = 7;
+  h.ops.push_back(grant);
+  const std::string html = TimelineHtml(h, {});
+  EXPECT_THAT(html, HasSubstr("<tr><td class=\"l\">seg</td><td>1</td><td>0</td><td>0</td>"));
+  EXPECT_THAT(html, HasSubstr("41 operations (39 ok · 1 failed · 1 unknown)"));
+  EXPECT_THAT(TimelineSvg(h), HasSubstr("datacoord"));
+}
+
 TEST(WriteTimeline, WritesBothFiles) {
   const std::string dir = ::testing::TempDir();
   ASSERT_TRUE(WriteTimeline(Failover(), {.title = "x"}, dir).ok());
