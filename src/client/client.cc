@@ -203,7 +203,8 @@ ClientStats Client::stats() const {
                      .hints_followed = hints_followed_.load(),
                      .stale_replies_dropped = stale_replies_dropped_.load(),
                      .timestamp_calls = timestamp_calls_.load(),
-                     .timestamp_rpcs = timestamp_rpcs_.load()};
+                     .timestamp_rpcs = timestamp_rpcs_.load(),
+                     .backoff = std::chrono::nanoseconds(backoff_ns_.load())};
 }
 
 Client::Endpoint& Client::EndpointFor(const std::string& address) {
@@ -420,7 +421,10 @@ absl::Status Client::Run(const char* method, bool ddl, Deadline deadline, const 
       }
     }
     hops = 0;
-    if (!Backoff(backoff.Next(), deadline, seen_changes)) {
+    const Duration wait = backoff.Next();
+    backoff_ns_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count(),
+                          std::memory_order_relaxed);
+    if (!Backoff(wait, deadline, seen_changes)) {
       {
         MutexLock lock(&mu_);
         if (stopping_) return absl::CancelledError("the client is stopping");

@@ -114,6 +114,9 @@ struct ClientStats {
   int64_t stale_replies_dropped = 0;  // S4: replies from an epoch older than one seen
   int64_t timestamp_calls = 0;        // AllocTimestamp calls by the application
   int64_t timestamp_rpcs = 0;         // AllocTimestamp sends (a merged batch counts once)
+  // The backoff waits the retries were given, summed (a new active ends one early, so the time
+  // really waited can be less).
+  Duration backoff = Duration::zero();
 };
 
 class Client {
@@ -274,6 +277,7 @@ class Client {
   std::atomic<int64_t> stale_replies_dropped_{0};
   std::atomic<int64_t> timestamp_calls_{0};
   std::atomic<int64_t> timestamp_rpcs_{0};
+  std::atomic<int64_t> backoff_ns_{0};  // ClientStats::backoff
 };
 
 }  // namespace coordha::client
