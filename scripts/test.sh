@@ -25,13 +25,15 @@ summary=()
 passed=0
 failed=0
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s   (%d:%02d in)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
-build() {  # build DIR cmake-args...
+build() {  # build DIR [--target T] cmake-args...   (--target: build only T, e.g. unit_tests)
   local dir=$1; shift
+  local target=()
+  if [[ ${1:-} == --target ]]; then target=(--target "$2"); shift 2; fi
   local log="$dir.log"
   mkdir -p "$dir"
-  if ! { cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$jobs"; } >"$log" 2>&1; then
+  if ! { cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$jobs" "${target[@]}"; } >"$log" 2>&1; then
     grep -E "error|Error" "$log" | head -40 || true
     echo "build of $dir failed; full log: $log" >&2
     exit 1
@@ -67,13 +69,15 @@ run_tests "all tests" build || status=1
 
 if [[ $quick -eq 0 ]]; then
   step "build (gcc, ASan + UBSan)"
-  build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOORDHA_SANITIZE=address -DCOORDHA_WERROR=ON
+  build build-asan --target unit_tests \
+    -DCMAKE_BUILD_TYPE=Debug -DCOORDHA_SANITIZE=address -DCOORDHA_WERROR=ON
   step "unit tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     run_tests "unit tests (ASan+UBSan)" build-asan -L unit || status=1
 
   step "build (clang, TSan, -Wthread-safety -Werror)"
-  build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  build build-tsan --target concurrent_tests \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCOORDHA_SANITIZE=thread -DCOORDHA_WERROR=ON
   step "concurrent tests under TSan"
   TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp halt_on_error=0 second_deadlock_stack=1" \
