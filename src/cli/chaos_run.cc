@@ -307,36 +307,14 @@ absl::Status PrepareDataTarget(BenchCluster& cluster, std::unique_ptr<etcd::Clie
   return absl::OkStatus();
 }
 
-absl::StatusOr<Duration> ParseDurationFlag(const std::string& text) {
-  double value = 0;
-  std::string unit;
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (...) {
-    return absl::InvalidArgumentError(absl::StrCat("--duration '", text, "' is not a duration"));
-  }
-  unit = text.substr(used);
-  double seconds = value;
-  if (unit == "ms") {
-    seconds = value / 1000;
-  } else if (unit == "m") {
-    seconds = value * 60;
-  } else if (unit == "h") {
-    seconds = value * 3600;
-  } else if (!unit.empty() && unit != "s") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--duration '", text, "': use a number of seconds or 90s, 2m, 1h"));
-  }
-  if (seconds <= 0) return absl::InvalidArgumentError("--duration must be > 0");
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
-}
-
 }  // namespace
 
 int ChaosRunCommand(const ChaosOptions& options) {
-  absl::StatusOr<Duration> duration = ParseDurationFlag(options.duration);
-  if (!duration.ok()) return Fail(kExitUsage, std::string(duration.status().message()));
+  absl::StatusOr<Duration> duration = config::ParseDuration(options.duration, absl::Seconds(1));
+  if (!duration.ok() || *duration <= Duration::zero()) {
+    return Fail(kExitUsage, absl::StrCat("--duration '", options.duration,
+                                         "': use a number of seconds, or 90s, 2m, 1h"));
+  }
   std::vector<std::string> nemeses = absl::StrSplit(options.nemesis, ',', absl::SkipEmpty());
   if (options.nemesis == "all") {
     nemeses = AllNemeses();

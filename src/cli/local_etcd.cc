@@ -97,28 +97,32 @@ absl::StatusOr<std::unique_ptr<LocalEtcd>> LocalEtcd::Start(
   std::unique_ptr<LocalEtcd> etcd(new LocalEtcd(std::move(members)));
   for (int i = 0; i < n; ++i) COORDHA_RETURN_IF_ERROR(etcd->StartMember(i));
 
-  const Deadline deadline = Deadline::In(options.ready_timeout);
-  for (int i = 0; i < n; ++i) {
+  COORDHA_RETURN_IF_ERROR(etcd->AwaitAll(Deadline::In(options.ready_timeout), interrupted));
+  return etcd;
+}
+
+absl::Status LocalEtcd::AwaitAll(Deadline deadline, const std::function<bool()>& interrupted) {
+  for (Member& m : members_) {
     etcd::ClientOptions client_options;
-    client_options.endpoints = {etcd->members_[i].endpoint};
+    client_options.endpoints = {m.endpoint};
     client_options.dial_timeout = std::chrono::seconds(1);
     while (!etcd::Client::Connect(client_options).ok()) {
-      Member& m = etcd->members_[i];
-      if (!m.process->Running()) {
-        return absl::UnavailableError(absl::StrCat(
-            "etcd ", DescribeWaitStatus(*m.process->wait_status()), "; see ", m.log_file));
+      if (m.process == nullptr || !m.process->Running()) {
+        return absl::UnavailableError(
+            absl::StrCat("etcd ",
+                         m.process == nullptr ? std::string("is stopped")
+                                              : DescribeWaitStatus(*m.process->wait_status()),
+                         "; see ", m.log_file));
       }
       if (deadline.Expired()) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "etcd did not answer on ", m.endpoint, " within ",
-            std::chrono::duration_cast<std::chrono::seconds>(options.ready_timeout).count(),
-            " s; see ", m.log_file));
+        return absl::DeadlineExceededError(
+            absl::StrCat("etcd did not answer on ", m.endpoint, " in time; see ", m.log_file));
       }
       if (interrupted && interrupted()) return absl::CancelledError("interrupted");
       std::this_thread::sleep_for(kReadyPollInterval);
     }
   }
-  return etcd;
+  return absl::OkStatus();
 }
 
 LocalEtcd::~LocalEtcd() { Stop(); }
@@ -159,61 +163,29 @@ absl::Status LocalEtcd::StartMember(int i) {
 absl::StatusOr<int> LocalEtcd::Leader(Deadline deadline) {
   std::string last = "no member running";
   while (true) {
+    // The leader is the running member that reports itself as the leader.
     for (int i = 0; i < members(); ++i) {
       if (!MemberRunning(i)) continue;
       etcd::ClientOptions client_options;
       client_options.endpoints = {members_[i].endpoint};
       client_options.dial_timeout = std::chrono::milliseconds(500);
       absl::StatusOr<std::unique_ptr<etcd::Client>> client = etcd::Client::Connect(client_options);
-      if (!client.ok()) {
-        last = std::string(client.status().message());
-        continue;
-      }
       absl::StatusOr<etcd::MemberStatus> status =
-          (*client)->Status(Deadline::In(std::chrono::seconds(1)));
+          client.ok() ? (*client)->Status(Deadline::In(std::chrono::seconds(1))) : client.status();
       if (!status.ok()) {
         last = std::string(status.status().message());
-        continue;
+      } else if (status->leader_id != 0 && status->leader_id == status->member_id) {
+        return i;
+      } else {
+        last = "no running member is the leader";
       }
-      if (status->leader_id == 0) {
-        last = "no leader elected";
-        continue;
-      }
-      if (status->leader_id == status->member_id) return i;
-      // Ask the others which of them is the leader.
-      for (int j = 0; j < members(); ++j) {
-        if (j == i || !MemberRunning(j)) continue;
-        client_options.endpoints = {members_[j].endpoint};
-        absl::StatusOr<std::unique_ptr<etcd::Client>> other = etcd::Client::Connect(client_options);
-        if (!other.ok()) continue;
-        absl::StatusOr<etcd::MemberStatus> s =
-            (*other)->Status(Deadline::In(std::chrono::seconds(1)));
-        if (s.ok() && s->member_id == status->leader_id) return j;
-      }
-      last = "the leader is not a running member";
     }
     if (deadline.Expired()) return absl::UnavailableError("etcd has no leader: " + last);
     std::this_thread::sleep_for(kReadyPollInterval);
   }
 }
 
-absl::Status LocalEtcd::AwaitReady(Deadline deadline) {
-  for (int i = 0; i < members(); ++i) {
-    etcd::ClientOptions client_options;
-    client_options.endpoints = {members_[i].endpoint};
-    client_options.dial_timeout = std::chrono::seconds(1);
-    while (true) {
-      absl::StatusOr<std::unique_ptr<etcd::Client>> client = etcd::Client::Connect(client_options);
-      if (client.ok() && (*client)->Status(Deadline::In(std::chrono::seconds(1))).ok()) break;
-      if (deadline.Expired()) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "etcd member ", members_[i].endpoint, " does not answer; see ", members_[i].log_file));
-      }
-      std::this_thread::sleep_for(kReadyPollInterval);
-    }
-  }
-  return absl::OkStatus();
-}
+absl::Status LocalEtcd::AwaitReady(Deadline deadline) { return AwaitAll(deadline, nullptr); }
 
 void LocalEtcd::Stop() {
   for (Member& m : members_) {

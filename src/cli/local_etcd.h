@@ -90,7 +90,8 @@ class LocalEtcd {
   absl::Status StartMember(int i);
   // The member that is the raft leader, as a running member reports it.
   absl::StatusOr<int> Leader(Deadline deadline);
-  // Waits until every member answers. Errors: the deadline passed (naming the silent member).
+  // Waits until every member answers. Errors: a member is stopped or exited, or the deadline
+  // passed (naming the silent member).
   absl::Status AwaitReady(Deadline deadline);
 
   // Stops every member: SIGTERM, then SIGKILL after 10 s; reaps them. Safe to call twice.
@@ -104,6 +105,8 @@ class LocalEtcd {
     std::unique_ptr<ChildProcess> process;  // null while stopped
   };
   explicit LocalEtcd(std::vector<Member> members) : members_(std::move(members)) {}
+  // AwaitReady, also giving up with kCancelled once `interrupted` (may be empty) returns true.
+  absl::Status AwaitAll(Deadline deadline, const std::function<bool()>& interrupted);
 
   std::vector<Member> members_;
 };

@@ -54,6 +54,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "etcd/client.h"
 
@@ -233,6 +234,11 @@ struct LoadInputs {
 // and across keys serveGrant < ttl, TLS cert and key together, a userName when auth is enabled.
 // Does no I/O beyond reading `inputs.file`. Errors: kInvalidArgument, one line (see the top).
 absl::StatusOr<Config> Load(const LoadInputs& inputs);
+
+// A duration as the config keys take it: a bare number is `bare_unit` (absl::Seconds(1) or
+// absl::Milliseconds(1)); a string may carry a unit ("500ms", "2.5s", "2m", "1h"). Errors:
+// kInvalidArgument "'<v>' is not a duration (...)", negative, or longer than a year.
+absl::StatusOr<Duration> ParseDuration(absl::string_view v, absl::Duration bare_unit);
 
 // This process's environment (environ) as (name, value) pairs.
 std::vector<std::pair<std::string, std::string>> ProcessEnvironment();

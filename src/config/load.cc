@@ -62,26 +62,6 @@ absl::StatusOr<int> ParsePort(absl::string_view v) {
   return static_cast<int>(n);
 }
 
-// A number is `bare_unit` (seconds or milliseconds); a string may carry a unit: "500ms", "2.5s".
-absl::StatusOr<Duration> ParseDuration(absl::string_view v, absl::Duration bare_unit) {
-  constexpr absl::string_view kHelp = "is not a duration (a number of seconds, or 500ms, 1s, 2.5s)";
-  constexpr absl::string_view kHelpMs =
-      "is not a duration (a number of milliseconds, or 500ms, 5s)";
-  absl::string_view help = bare_unit == absl::Seconds(1) ? kHelp : kHelpMs;
-  absl::Duration d;
-  double number = 0;
-  if (absl::SimpleAtod(v, &number)) {
-    if (!std::isfinite(number)) return Bad(v, help);
-    d = number * bare_unit;
-  } else if (!absl::ParseDuration(v, &d) || d == absl::InfiniteDuration() ||
-             d == -absl::InfiniteDuration()) {
-    return Bad(v, help);
-  }
-  if (d < absl::ZeroDuration()) return Bad(v, "must not be negative");
-  if (d > absl::Hours(24 * 365)) return Bad(v, "is longer than a year");
-  return absl::ToChronoNanoseconds(d);
-}
-
 std::string FormatDuration(Duration d) { return absl::FormatDuration(absl::FromChrono(d)); }
 
 // "host:port", "[v6]:port", "http://host:port", "https://host:port/".
@@ -738,6 +718,25 @@ absl::Status OneLine(const absl::Status& status) {
 }
 
 }  // namespace
+
+absl::StatusOr<Duration> ParseDuration(absl::string_view v, absl::Duration bare_unit) {
+  constexpr absl::string_view kHelp = "is not a duration (a number of seconds, or 500ms, 1s, 2.5s)";
+  constexpr absl::string_view kHelpMs =
+      "is not a duration (a number of milliseconds, or 500ms, 5s)";
+  absl::string_view help = bare_unit == absl::Seconds(1) ? kHelp : kHelpMs;
+  absl::Duration d;
+  double number = 0;
+  if (absl::SimpleAtod(v, &number)) {
+    if (!std::isfinite(number)) return Bad(v, help);
+    d = number * bare_unit;
+  } else if (!absl::ParseDuration(v, &d) || d == absl::InfiniteDuration() ||
+             d == -absl::InfiniteDuration()) {
+    return Bad(v, help);
+  }
+  if (d < absl::ZeroDuration()) return Bad(v, "must not be negative");
+  if (d > absl::Hours(24 * 365)) return Bad(v, "is longer than a year");
+  return absl::ToChronoNanoseconds(d);
+}
 
 absl::StatusOr<Config> Load(const LoadInputs& inputs) {
   absl::StatusOr<Config> config = LoadLayers(inputs);
